@@ -1,0 +1,171 @@
+"""One loading path for every model, and the small adapters that hide how each one is called.
+
+`load_model` takes a Hugging Face checkpoint directory or hub id through `transformers`. The
+adapters differ only in how a forward pass is spelled: native architectures (the bundled tiny
+model) take an additive float mask; LLaDA2.x remote code takes a 0/1 mask in the model's dtype.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+BUNDLED_MODEL = Path(__file__).resolve().parent / "assets" / "tiny-dllm"
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class HFAdapter:
+    """Native `transformers` causal-LM classes driven with a custom 4D mask and a DynamicCache."""
+
+    def mask(self, allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        zero = torch.zeros((), dtype=dtype, device=allowed.device)
+        return torch.where(allowed, zero, torch.finfo(dtype).min)
+
+    def extra_kwargs(self, n_logits: int) -> dict:
+        return {"logits_to_keep": n_logits}  # never materialise logits for the cached prefix
+
+    def forward(self, model, input_ids, position_ids, allowed, past, n_logits):
+        """Run `input_ids` after the cached `past` [(k, v) per layer]; return logits of the last
+        `n_logits` positions and the new positions' (k, v) per layer."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        for layer, (k, v) in enumerate(past or ()):
+            cache.update(k, v, layer)
+        out = model(
+            input_ids=input_ids,
+            attention_mask=self.mask(allowed, model.dtype),
+            position_ids=position_ids,
+            past_key_values=cache,
+            use_cache=True,
+            **self.extra_kwargs(n_logits),
+        )
+        q = input_ids.shape[1]
+        new_kv = [(layer.keys[:, :, -q:], layer.values[:, :, -q:]) for layer in cache.layers]
+        return out.logits[:, -n_logits:], new_kv
+
+
+class LLaDA2Adapter(HFAdapter):
+    """LLaDA2.x remote code: a 0/1 mask of shape (batch, 1, q, kv) in the model's dtype."""
+
+    def mask(self, allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return allowed.to(dtype)
+
+    def extra_kwargs(self, n_logits: int) -> dict:
+        return {}
+
+
+def adapter_for(config) -> HFAdapter:
+    model_type = getattr(config, "model_type", "") or ""
+    return LLaDA2Adapter() if model_type.startswith("llada2") else HFAdapter()
+
+
+@dataclass
+class DiffusionLM:
+    """A loaded masked diffusion LM: what `t2m.decode` needs, plus what a run must record."""
+
+    model: torch.nn.Module
+    tokenizer: object | None
+    mask_id: int
+    eos_id: int
+    name: str
+    revision: str | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    adapter: HFAdapter = field(default_factory=HFAdapter)
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def load_model(
+    name_or_path: str | os.PathLike | None = None,
+    *,
+    trust_remote_code: bool = False,
+    dtype: str = "float32",
+    device: str = "cpu",
+    mask_id: int | None = None,
+    eos_id: int | None = None,
+    revision: str | None = None,
+) -> DiffusionLM:
+    """Load a checkpoint (directory or hub id; None = the bundled tiny model) and its tokenizer."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    name = str(BUNDLED_MODEL if name_or_path is None else name_or_path)
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype={dtype!r} is unknown; allowed: {', '.join(_DTYPES)}")
+    device = _resolve_device(device)
+    looks_local = os.path.isabs(name) or name.startswith(".") or os.path.exists(name)
+    if looks_local and not os.path.isdir(name):
+        raise FileNotFoundError(f"model checkpoint directory not found: {name}")
+
+    try:
+        config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code, revision=revision)
+    except ValueError as e:
+        if "trust_remote_code" in str(e):
+            raise ValueError(
+                f"{name} ships its own modeling code; load it with trust_remote_code=True "
+                f"(on the command line: model.trust_remote_code=true)"
+            ) from None
+        raise
+    except OSError as e:
+        raise OSError(f"cannot load model {name!r}: {str(e).splitlines()[0]}") from None
+    if getattr(config, "auto_map", None) and not trust_remote_code and "AutoModelForCausalLM" in config.auto_map:
+        raise ValueError(f"{name} ships its own modeling code; load it with trust_remote_code=True")
+
+    tokenizer = None  # weights-only checkpoints are fine when mask_id and eos_id are given
+    if not os.path.isdir(name) or any(os.path.exists(os.path.join(name, f)) for f in _TOKENIZER_FILES):
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code, revision=revision)
+        except (OSError, ValueError, TypeError, AttributeError):
+            tokenizer = None
+
+    mask_id = _first_id(mask_id, getattr(tokenizer, "mask_token_id", None), getattr(config, "mask_token_id", None))
+    eos_id = _first_id(eos_id, getattr(tokenizer, "eos_token_id", None), getattr(config, "eos_token_id", None))
+    if mask_id is None:
+        raise ValueError(f"{name} has no mask token (tokenizer.mask_token_id / config.mask_token_id); pass mask_id=")
+    if eos_id is None:
+        raise ValueError(f"{name} has no EOS token (tokenizer.eos_token_id / config.eos_token_id); pass eos_id=")
+    vocab = getattr(config, "vocab_size", None)
+    for what, i in (("mask_id", mask_id), ("eos_id", eos_id)):
+        if vocab is not None and not 0 <= i < vocab:
+            raise ValueError(f"{what}={i} is outside the model's vocabulary of {vocab} tokens")
+
+    model = AutoModelForCausalLM.from_pretrained(
+        name, config=config, trust_remote_code=trust_remote_code, revision=revision, dtype=_DTYPES[dtype]
+    )
+    model.to(device).eval()
+    return DiffusionLM(
+        model=model,
+        tokenizer=tokenizer,
+        mask_id=mask_id,
+        eos_id=eos_id,
+        name=name,
+        revision=revision or getattr(config, "_commit_hash", None),
+        device=device,
+        dtype=dtype,
+        adapter=adapter_for(config),
+    )
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} requested but CUDA is not available; use device=cpu or auto")
+    return device
+
+
+def _first_id(*candidates) -> int | None:
+    for c in candidates:
+        if isinstance(c, (list, tuple)):
+            c = c[0] if c else None
+        if c is not None:
+            return int(c)
+    return None
