@@ -42,9 +42,9 @@ def mixed_rows(n, seed):
     strategies = ["t2t", "lowprob", "t2t_remask", "logitdiff", "none"]
     configs = [
         DecodeConfig(
-            strategy=strategies[i % 5], tau=[0.15, 0.3, 0.2, 0.05, 0.0][i % 5], c_max=[1, 3][i % 2],
+            strategy=strategies[i % 5], tau=[0.15, 0.3, 0.2, 0.05, 0.0][i % 5], c_max=[1, 2][i % 2],
             rho_max=[0.25, 0.5, 1.0][(i // 2) % 3], gen_length=[20, 36, 40][i % 3], block_length=16,
-            threshold=0.3, eos_early_stop=bool(i % 2), max_post_steps=4, refresh_cache=True,
+            threshold=0.3, eos_early_stop=bool(i % 2), max_post_steps=3, refresh_cache=True,
         )
         for i in range(n)
     ]

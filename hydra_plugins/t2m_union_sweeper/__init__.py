@@ -1,0 +1,10 @@
+"""The union sweeper as a Hydra plugin (Hydra instantiates sweepers only from `hydra_plugins`).
+The behaviour is t2m.sweeper.UnionSweep; see conf/hydra/sweeper/union.yaml."""
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+from t2m.sweeper import UnionSweep
+
+
+class UnionSweeper(UnionSweep, BasicSweeper):
+    pass

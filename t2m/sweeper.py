@@ -1,0 +1,132 @@
+"""A Hydra sweeper that runs the union of several grids: the paper's ablation in one command.
+
+Hydra's basic sweeper runs one Cartesian product of the command line's comma lists. The paper's
+ablation is not one product (each detector has its own tau values, and the T2T baseline has no
+C_max or rho_max), so a named sweep lists its grids in `hydra.sweeper.grids`:
+
+    hydra:
+      sweeper:
+        grids:
+          t2t_baseline: {strategy: t2t, tau: 0.5}
+          lowprob: {strategy: lowprob, tau: "0.1,0.3,0.5,0.7,0.9", c_max: "1,3,5", rho_max: "0.25,0.5,1.0"}
+
+Each grid is expanded like a command line; every override actually given on the command line is
+applied to every grid (replacing that key where the grid sets it); the union is run in grid order.
+With no grids this is exactly the basic sweeper. Before anything is launched, every job's config is
+composed once: composition errors and invalid decoding values stop the sweep before a model loads,
+and jobs whose composed configs are identical (e.g. `strategy=t2t` and `strategy=t2t tau=0.5`) run
+once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections import OrderedDict
+from typing import Any, Mapping, Sequence
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from omegaconf import OmegaConf, open_dict
+
+from t2m.validate import ConfigError, check
+
+log = logging.getLogger(__name__)
+
+
+def grid_overrides(grid: Mapping[str, Any]) -> list[str]:
+    """A grid from YAML as command-line overrides: `tau: 0.1,0.3` or `tau: [0.1, 0.3]` -> `tau=0.1,0.3`."""
+    out = []
+    for key, value in grid.items():
+        values = list(value) if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
+        out.append(f"{key}={','.join(_override_value(v) for v in values)}")
+    return out
+
+
+def expand(cli: Sequence[Override], grids: Sequence[Sequence[Override]]) -> list[list[str]]:
+    """The job override lists of the union of `grids`, each combined with the command line `cli`."""
+    cli_axes = _axes(cli)
+    if not grids:
+        return _product(cli_axes)
+    jobs = []
+    for grid in grids:
+        axes = _axes(grid)
+        axes.update(cli_axes)  # the command line wins over a grid's value for the same key
+        jobs += _product(axes)
+    return unique(jobs)
+
+
+def unique(jobs: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Drop repeated override lists (order of overrides within a job does not matter)."""
+    seen, out = set(), []
+    for job in jobs:
+        key = tuple(sorted(job))
+        if key not in seen:
+            seen.add(key)
+            out.append(list(job))
+    return out
+
+
+class UnionSweep:
+    """The union-of-grids behaviour, mixed into Hydra's BasicSweeper as the plugin
+    `hydra_plugins.t2m_union_sweeper.UnionSweeper` (Hydra re-imports its own plugin modules while
+    it scans for plugins, so the combined class is made there, against the BasicSweeper it uses)."""
+
+    def __init__(self, max_batch_size: int | None = None, params: dict | None = None, grids: dict | None = None):
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.grids = dict(grids or {})
+
+    # BasicSweeper.sweep calls these two; everything else (multirun.yaml, batches, launching) is Hydra's.
+    def split_arguments(self, overrides: list[Override], max_batch_size: int | None) -> list[list[list[str]]]:
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        grids = [parser.parse_overrides(grid_overrides(g)) for g in self.grids.values()]
+        jobs = self._compose_and_check(expand(overrides, grids))
+        n = len(jobs) if max_batch_size in (None, -1) else max_batch_size
+        return [jobs[i : i + n] for i in range(0, len(jobs), n)]
+
+    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        pass  # split_arguments has composed and checked every job already
+
+    def _compose_and_check(self, jobs: list[list[str]]) -> list[list[str]]:
+        seen, kept = set(), []
+        for job in jobs:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
+            check(cfg)
+            with open_dict(cfg):
+                del cfg["hydra"]  # job numbers and output dirs differ by construction
+            body = OmegaConf.to_container(cfg, resolve=True)
+            identity = json.dumps(body, sort_keys=True, default=str)
+            if identity not in seen:
+                seen.add(identity)
+                kept.append(job)
+        dropped = len(jobs) - len(kept)
+        named = f" from {len(self.grids)} grids" if self.grids else ""
+        log.info(f"Sweep: {len(kept)} configurations{named}" + (f" ({dropped} duplicates dropped)" if dropped else ""))
+        return kept
+
+
+def _axes(overrides: Sequence[Override]) -> "OrderedDict[str, list[str]]":
+    axes: OrderedDict[str, list[str]] = OrderedDict()
+    for o in overrides:
+        key = o.get_key_element()
+        name = key.lstrip("+~")  # `+x=1` on the command line replaces `x` from a grid
+        if o.is_sweep_override() and not o.is_discrete_sweep():
+            raise ConfigError(f"{o.input_line} cannot be swept by listing its values; allowed: a,b,c, range(), choice(), glob()")
+        if o.is_sweep_override():
+            axes[name] = [f"{key}={v}" for v in o.sweep_string_iterator()]
+        else:
+            axes[name] = [f"{key}={o.get_value_element_as_str()}"]
+    return axes
+
+
+def _product(axes: Mapping[str, list[str]]) -> list[list[str]]:
+    return [list(job) for job in itertools.product(*axes.values())]
+
+
+def _override_value(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)

@@ -1,0 +1,95 @@
+"""Sweep table and cost-vs-accuracy plot, from job directories; the multirun callback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import SHARED, cli_env
+from t2m import report
+from t2m.callbacks import SweepOutputs
+from t2m.store import RunStore, summarize
+
+CONFIGS = [("t2t", 0.5, 1, 0.25, 0.60, 3.0, 40.0), ("lowprob", 0.3, 1, 0.25, 0.70, 5.0, 48.0),
+           ("lowprob", 0.5, 3, 0.5, 0.65, 9.0, 60.0), ("logitdiff", 0.2, 1, 1.0, 0.55, 2.0, 42.0),
+           ("t2t_remask", 0.7, 5, 0.25, 0.72, 12.0, 70.0)]  # fmt: skip
+
+
+def fake_sweep(root, partial=True):
+    """Job directories as t2m.sweep leaves them: summary.json per finished configuration and, for a
+    killed one, only config.yaml and samples.jsonl."""
+    for num, (strategy, tau, c, rho, acc, mods, fwd) in enumerate(CONFIGS):
+        job = root / f"{num}_{strategy}_tau{tau}_c{c}_rho{rho}"
+        job.mkdir(parents=True)
+        n = 20
+        records = [{"id": f"p{i}", "correct": i < acc * n, "strict_correct": i < acc * n, "modifications": mods,
+                    "t2t_edits": 0, "remasks": mods, "forwards": fwd, "output_tokens": 30, "decode_share_s": 0.1}
+                   for i in range(n)]  # fmt: skip
+        summary = {"strategy": strategy, "tau": tau, "c_max": c, "rho_max": rho, "sweep_name": "unit", "model": "fake",
+                   "dataset": "arith100", **summarize(records, n), "repro": {"device": "cpu"}}  # fmt: skip
+        (job / "summary.json").write_text(json.dumps(summary))
+    killed = root / f"{len(CONFIGS)}_none_tau0.0_c1_rho0.25"
+    if partial:
+        killed.mkdir()
+        (killed / "config.yaml").write_text(OmegaConf.to_yaml({"strategy": "none", "tau": 0.0, "c_max": 1, "rho_max": 0.25, "sweep_name": "unit", "dataset": {"name": "arith100"}}))
+        RunStore(killed, {"k": 1}).append([{"id": "p0", "correct": True, "strict_correct": False, "modifications": 0,
+                                            "t2t_edits": 0, "remasks": 0, "forwards": 30, "output_tokens": 28}])  # fmt: skip
+    (root / "wandb" / "offline-run-x" / "files").mkdir(parents=True)  # never mistaken for a job
+    return root
+
+
+def test_collect_one_row_per_configuration(tmp_path):
+    df = report.collect(fake_sweep(tmp_path))
+    assert list(df["strategy"]) == [c[0] for c in CONFIGS] + ["none"]  # in Hydra's job order
+    assert list(df.columns[:5]) == ["job", "strategy", "tau", "c_max", "rho_max"]
+    assert df["complete"].tolist() == [True] * len(CONFIGS) + [False]
+    assert df["accuracy"].iloc[1] == pytest.approx(0.70) and df["n"].iloc[-1] == 1
+    assert (df["accuracy_ci95_low"] < df["accuracy"]).all()
+
+
+def test_pareto_front():
+    cost = pd.Series([1.0, 2.0, 3.0, 2.5, 0.5])
+    acc = pd.Series([0.5, 0.7, 0.9, 0.6, 0.5])
+    assert report.pareto_front(cost, acc) == [4, 1, 2]  # 0 ties 4 at higher cost; 3 is beaten by 1
+
+
+def test_build_writes_table_and_plot(tmp_path):
+    df, png = report.build(fake_sweep(tmp_path))
+    csv = pd.read_csv(tmp_path / report.TABLE_CSV)
+    pq = pd.read_parquet(tmp_path / report.TABLE_PARQUET)
+    assert len(csv) == len(pq) == len(df) == len(CONFIGS) + 1
+    assert list(pq["strategy"]) == list(df["strategy"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_overlay_of_published_points(tmp_path):
+    ref = SHARED / "reference" / "paper_ablation_cmath100.csv"
+    if not ref.exists():
+        ref = tmp_path / "ref.csv"
+        ref.write_text("strategy,accuracy_pct,avg_modifications_per_sample,avg_forwards_per_sample\nt2t,81,12.4,119.6\nlowprob,93,69.2,180.1\n")
+    sweep = fake_sweep(tmp_path / "sweep")
+    p = subprocess.run([sys.executable, "-m", "t2m.report", str(sweep), "--overlay", str(ref)], cwd=tmp_path,
+                       env=cli_env(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "baseline t2t" in p.stdout and "pareto" in p.stdout
+    assert (sweep / report.PLOT_PNG).exists() and (sweep / report.TABLE_PARQUET).exists()
+
+
+def test_report_command_rejects_bad_input(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "t2m.report", str(tmp_path / "nope")], cwd=tmp_path, env=cli_env(tmp_path),
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "results_dir" in p.stderr
+
+
+def test_callback_writes_sweep_outputs(tmp_path):
+    sweep = fake_sweep(tmp_path / "sweep")
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}, "report": {"overlay": None}, "sweep_name": "unit",
+                               "tracker": {"mode": "disabled", "dir": None}})  # fmt: skip
+    SweepOutputs().on_multirun_end(config=config)
+    assert len(pd.read_csv(sweep / report.TABLE_CSV)) == len(CONFIGS) + 1
+    assert (sweep / report.PLOT_PNG).exists()
