@@ -150,6 +150,16 @@ def _decode_batch(model, prompts, configs, use_cache, want_traj, progress) -> li
     prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # cached columns [0, cached)
     cached = 0
     finished_reported = 0
+    if use_cache and S0 and bool((shift == S0).any()):
+        # Rows whose prompt fits in their first generated block sit on S0 columns of pure padding.
+        # Run the full prompt blocks once for the rows that have them, instead of making every row
+        # carry S0 padded columns through its first step (not a decoding step: not counted).
+        idx = (shift < S0).nonzero().squeeze(1)
+        key_block = col_block[:S0]
+        allowed = (key_block[None, :] <= key_block[:, None]) & (real[idx, None, :S0] | torch.eye(S0, dtype=torch.bool, device=dev))
+        _, new_kv = model.adapter.forward(model.model, x[idx, :S0], position[idx, :S0], allowed[:, None], None, 1)
+        prefix_kv = [_scatter_rows(None, idx, R, k, v) for k, v in new_kv]  # padding rows keep zeros: never attended
+        cached = S0
 
     for blk in range(int(n_blocks.max())):
         s, e = S0 + blk * B, S0 + (blk + 1) * B
@@ -183,7 +193,7 @@ def _decode_batch(model, prompts, configs, use_cache, want_traj, progress) -> li
                 break
 
             if use_cache:
-                past = None if prefix_kv is None else [(k[idx], v[idx]) for k, v in prefix_kv]
+                past = None if prefix_kv is None else [(k[idx], v[idx]) if idx.numel() < R else (k, v) for k, v in prefix_kv]
                 logits, new_kv = model.adapter.forward(
                     model.model, x[idx, cached:e], position[idx, cached:e], allowed_all[idx], past, B
                 )
@@ -321,6 +331,8 @@ def _block_step_cap(c: DecodeConfig) -> int:
 
 def _scatter_rows(buffer, idx, n_rows, k, v):
     """Write the (k, v) of rows `idx` into an [n_rows, ...] buffer (allocated on first use)."""
+    if idx.numel() == n_rows:
+        return [k, v]  # every row: take the new tensors as they are
     if buffer is None:
         buffer = [k.new_zeros((n_rows,) + k.shape[1:]), v.new_zeros((n_rows,) + v.shape[1:])]
     buffer[0][idx] = k

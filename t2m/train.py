@@ -1,6 +1,9 @@
 """Train the bundled tiny masked diffusion LM on the `arith` generator.
 
-    python -m t2m.train --out outputs/tiny-dllm --export t2m/assets/tiny-dllm
+    python -m t2m.train --out outputs/tiny-dllm --steps 8000 --compile --threads 2 --export my-tiny-dllm
+    python -m t2m.train --out outputs/tiny-dllm --steps 8000 --compile --resume   # after an interruption
+
+(`t2m/assets/README.md` gives the exact commands behind the bundled checkpoint.)
 
 The model is a plain `transformers` Llama (no remote code) used as a masked diffusion LM: attention
 is block-causal with blocks of 32 aligned at position 0 (a query sees its own block and every

@@ -140,17 +140,18 @@ def test_committed_checkpoint_loads_offline():
     assert size <= 20 * 2**20
 
 
-def test_committed_checkpoint_decodes_arith():
-    """The bundled model solves some arith problems with the library decoder (it must not be dead)."""
+def test_committed_checkpoint_meets_the_accuracy_bar():
+    """T2T (Q mode) on arith100 with the bundled model lands inside the 30-90% band the project promises."""
     import t2m
     from t2m.data import GEN_LENGTH, PROMPT_TEMPLATES, build_prompt, load_problems
     from t2m.scoring import is_correct
 
     m = t2m.load_model()
-    problems = load_problems("arith100", limit=24)
+    problems = load_problems("arith100")
     prompts = [build_prompt(p, PROMPT_TEMPLATES["arith100"], m.tokenizer) for p in problems]
     config = t2m.DecodeConfig(strategy="t2t", gen_length=GEN_LENGTH["arith100"])
-    results = t2m.decode(m, prompts, config, batch_size=24)
+    results = t2m.decode(m, prompts, config, batch_size=100)
     texts = [m.tokenizer.decode(r.tokens, skip_special_tokens=True) for r in results]
     assert all(r.tokens and r.tokens[-1] == m.eos_id for r in results)  # every answer ends
-    assert sum(is_correct(t, p.gold, strict=True) for t, p in zip(texts, problems)) >= 6, texts[:4]
+    correct = sum(is_correct(t, p.gold, strict=True) for t, p in zip(texts, problems))
+    assert 30 <= correct <= 90, texts[:4]
