@@ -202,7 +202,7 @@ def _fsync_dir(path: Path) -> None:
         return
     try:
         os.fsync(fd)
-    except OSError:
+    except OSError:  # some filesystems cannot fsync a directory; the rename itself is still atomic
         pass
     finally:
         os.close(fd)

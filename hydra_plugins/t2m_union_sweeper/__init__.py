@@ -7,4 +7,4 @@ from t2m.sweeper import UnionSweep
 
 
 class UnionSweeper(UnionSweep, BasicSweeper):
-    pass
+    """BasicSweeper's batching and launching over the union of the sweep file's grids."""
