@@ -15,6 +15,7 @@ missing ones. A different fingerprint never deletes anything: the old files move
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -201,9 +202,8 @@ def _fsync_dir(path: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:  # some filesystems cannot fsync a directory; the rename itself is still atomic
-        pass
+        with contextlib.suppress(OSError):  # some filesystems cannot fsync a directory; the rename is still atomic
+            os.fsync(fd)
     finally:
         os.close(fd)
 

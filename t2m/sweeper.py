@@ -86,7 +86,7 @@ class UnionSweep:
         return [jobs[i : i + n] for i in range(0, len(jobs), n)]
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        pass  # split_arguments has composed and checked every job already
+        """Nothing left to check: split_arguments has composed and checked every job already."""
 
     def _compose_and_check(self, jobs: list[list[str]]) -> list[list[str]]:
         seen, kept = set(), []
