@@ -11,7 +11,7 @@ import types
 
 import torch
 
-from t2m.models import DiffusionLM
+from t2m.decoding.models import DiffusionLM
 
 VOCAB, EOS, MASK = 10, 8, 9
 

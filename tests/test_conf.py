@@ -6,9 +6,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from t2m import sweep
-from t2m.config import DEFAULT_TAU
-from t2m.validate import check
+from t2m.decoding.config import DEFAULT_TAU
+from t2m.pipeline import cli as sweep
+from t2m.pipeline.validate import check
 
 GROUPS = {
     "strategy": ["t2t", "lowprob", "t2t_remask", "logitdiff", "none"],
@@ -49,7 +49,7 @@ def test_defaults(cfg_of):
     choices = cfg.hydra.runtime.choices
     assert (choices.strategy, choices.model, choices.dataset, choices.tracker) == ("t2t", "tiny", "arith100", "wandb_offline")
     assert cfg.tracker.mode == "offline" and cfg.model.name_or_path is None
-    assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_union_sweeper.UnionSweeper"
+    assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.UnionSweeper"
     assert "sweep_outputs" in cfg.hydra.callbacks
     dc = check(cfg)
     assert (dc.strategy, dc.tau, dc.c_max, dc.rho_max, dc.threshold, dc.block_length) == ("t2t", 0.5, 1, 0.25, 0.7, 32)
@@ -85,16 +85,16 @@ def test_real_models(cfg_of):
 
 def test_named_sweeps_fill_the_union_sweeper(cfg_of):
     cfg = cfg_of("sweep=paper_ablation")
-    assert cfg.sweep_name == "paper_ablation"
+    assert cfg.experiment == "paper_ablation"
     assert list(cfg.hydra.sweeper.grids) == ["t2t_baseline", "lowprob", "t2t_remask", "logitdiff"]
-    assert cfg_of("sweep=quick").sweep_name == "quick"
+    assert cfg_of("sweep=quick").experiment == "quick"
     assert not cfg_of().hydra.sweeper.grids  # without a named sweep: Hydra's basic behaviour
 
 
 def test_every_decoding_field_is_a_top_level_key(cfg_of):
     import dataclasses
 
-    from t2m.config import DecodeConfig
+    from t2m.decoding.config import DecodeConfig
 
     cfg = cfg_of()
     assert {f.name for f in dataclasses.fields(DecodeConfig)} <= set(cfg), "a DecodeConfig field cannot be set from conf/"

@@ -12,7 +12,7 @@ import pytest
 from t2m.data import DATASETS, GEN_LENGTH, PROMPT_TEMPLATES, Problem, build_prompt, load_problems
 from t2m.data import arith
 from t2m.data.benchmarks import cmath100_indices
-from t2m.models import BUNDLED_MODEL
+from t2m.tiny import CHECKPOINT as BUNDLED_MODEL
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -88,7 +88,7 @@ def test_tokenizer_round_trip_keeps_digits_and_decimals(tokenizer):
 
 
 def test_committed_tokenizer_matches_build_tokenizer(tokenizer):
-    from t2m.tokenizer import build_tokenizer
+    from t2m.tiny.tokenizer import build_tokenizer
 
     assert build_tokenizer().get_vocab() == tokenizer.get_vocab()
 

@@ -11,9 +11,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import SHARED, cli_env
-from t2m import report
-from t2m.callbacks import SweepOutputs
-from t2m.store import RunStore, summarize
+from t2m.analysis.metrics import summarize
+from t2m.pipeline import report
+from t2m.pipeline.callbacks import SweepOutputs
+from t2m.pipeline.store import RunStore
 
 CONFIGS = [("t2t", 0.5, 1, 0.25, 0.60, 3.0, 40.0), ("lowprob", 0.3, 1, 0.25, 0.70, 5.0, 48.0),
            ("lowprob", 0.5, 3, 0.5, 0.65, 9.0, 60.0), ("logitdiff", 0.2, 1, 1.0, 0.55, 2.0, 42.0),
@@ -30,13 +31,13 @@ def fake_sweep(root, partial=True):
         records = [{"id": f"p{i}", "correct": i < acc * n, "strict_correct": i < acc * n, "modifications": mods,
                     "t2t_edits": 0, "remasks": mods, "forwards": fwd, "output_tokens": 30, "decode_share_s": 0.1}
                    for i in range(n)]  # fmt: skip
-        summary = {"strategy": strategy, "tau": tau, "c_max": c, "rho_max": rho, "sweep_name": "unit", "model": "fake",
+        summary = {"strategy": strategy, "tau": tau, "c_max": c, "rho_max": rho, "experiment": "unit", "model": "fake",
                    "dataset": "arith100", **summarize(records, n), "repro": {"device": "cpu"}}  # fmt: skip
         (job / "summary.json").write_text(json.dumps(summary))
     killed = root / f"{len(CONFIGS)}_none_tau0.0_c1_rho0.25"
     if partial:
         killed.mkdir()
-        (killed / "config.yaml").write_text(OmegaConf.to_yaml({"strategy": "none", "tau": 0.0, "c_max": 1, "rho_max": 0.25, "sweep_name": "unit", "dataset": {"name": "arith100"}}))
+        (killed / "config.yaml").write_text(OmegaConf.to_yaml({"strategy": "none", "tau": 0.0, "c_max": 1, "rho_max": 0.25, "experiment": "unit", "dataset": {"name": "arith100"}}))
         RunStore(killed, {"k": 1}).append([{"id": "p0", "correct": True, "strict_correct": False, "modifications": 0,
                                             "t2t_edits": 0, "remasks": 0, "forwards": 30, "output_tokens": 28}])  # fmt: skip
     (root / "wandb" / "offline-run-x" / "files").mkdir(parents=True)  # never mistaken for a job
@@ -88,7 +89,7 @@ def test_report_command_rejects_bad_input(tmp_path):
 
 def test_callback_writes_sweep_outputs(tmp_path):
     sweep = fake_sweep(tmp_path / "sweep")
-    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}, "report": {"overlay": None}, "sweep_name": "unit",
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}, "report": {"overlay": None}, "experiment": "unit",
                                "tracker": {"mode": "disabled", "dir": None}})  # fmt: skip
     SweepOutputs().on_multirun_end(config=config)
     assert len(pd.read_csv(sweep / report.TABLE_CSV)) == len(CONFIGS) + 1

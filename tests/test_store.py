@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from t2m.store import SAMPLES, RunStore, atomic_write_json, read_jsonl, summarize, wilson_interval
+from t2m.analysis.metrics import summarize, wilson_interval
+from t2m.pipeline.store import SAMPLES, RunStore, atomic_write_json, read_jsonl
 
 KEY = {"decode": {"strategy": "lowprob", "tau": 0.3}, "model": "tiny", "dataset": "arith100", "code": "abc"}
 

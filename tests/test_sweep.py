@@ -10,8 +10,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from t2m import sweep
-from t2m.sweeper import expand, grid_overrides
+from t2m.pipeline import cli as sweep
+from t2m.pipeline.sweepers.union import expand, grid_overrides
 
 PAPER = ({("t2t", 0.5, None, None)}
          | {("lowprob", t, c, r) for t in (0.1, 0.3, 0.5, 0.7, 0.9) for c in (1, 3, 5) for r in (0.25, 0.5, 1.0)}

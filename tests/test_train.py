@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from t2m import train
-from t2m.models import BUNDLED_MODEL
+from t2m.tiny import train
+from t2m.tiny import CHECKPOINT as BUNDLED_MODEL
 
 TINY = ["--hidden", "32", "--layers", "1", "--heads", "2", "--intermediate", "64", "--batch-size", "16",
         "--lr", "1e-2", "--warmup", "5", "--val-size", "32", "--threads", "1"]
@@ -18,7 +18,7 @@ TINY = ["--hidden", "32", "--layers", "1", "--heads", "2", "--intermediate", "64
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from t2m.tokenizer import build_tokenizer
+    from t2m.tiny.tokenizer import build_tokenizer
 
     return build_tokenizer()
 

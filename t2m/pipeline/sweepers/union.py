@@ -30,7 +30,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf, open_dict
 
-from t2m.validate import ConfigError, check
+from t2m.pipeline.validate import ConfigError, check
 
 log = logging.getLogger(__name__)
 

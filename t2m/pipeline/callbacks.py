@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 class SweepOutputs(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from t2m import report, tracking
-        from t2m.validate import absolute
+        from t2m.pipeline import report, tracking
+        from t2m.pipeline.validate import absolute
 
         sweep_dir = absolute(config.hydra.sweep.dir)
         overlay = config.report.overlay
@@ -33,5 +33,5 @@ class SweepOutputs(Callback):
         for line in report.describe(table).splitlines():
             log.info(line)
         wandb_dir = absolute(config.tracker.dir) if config.tracker.dir else sweep_dir
-        tracking.log_sweep(config.tracker, wandb_dir=wandb_dir, name=f"{config.sweep_name}-{Path(sweep_dir).name}",
-                           group=config.sweep_name, table=table, plot_png=png)  # fmt: skip
+        tracking.log_sweep(config.tracker, wandb_dir=wandb_dir, name=f"{config.experiment}-{Path(sweep_dir).name}",
+                           group=config.experiment, table=table, plot_png=png)  # fmt: skip

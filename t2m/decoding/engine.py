@@ -22,9 +22,9 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from t2m.config import DecodeConfig
-from t2m.models import DiffusionLM
-from t2m.strategies import STRATEGIES, StepView
+from t2m.decoding.config import DecodeConfig
+from t2m.decoding.models import DiffusionLM
+from t2m.decoding.policies import STRATEGIES, StepView
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 
 def _registered_strategies() -> tuple[str, ...]:
-    from t2m.strategies import STRATEGIES  # late import: strategies import nothing from here
+    from t2m.decoding.policies import STRATEGIES  # late import: policies import nothing from here
 
     return tuple(STRATEGIES)
 
@@ -71,7 +71,7 @@ class DecodeConfig:
     @property
     def is_remask(self) -> bool:
         """True for Token-to-Mask strategies (their modifications are remasks, not edits)."""
-        from t2m.strategies import STRATEGIES
+        from t2m.decoding.policies import STRATEGIES
 
         return STRATEGIES[self.strategy].remasks
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
-BUNDLED_MODEL = Path(__file__).resolve().parent / "assets" / "tiny-dllm"
+from t2m.tiny import CHECKPOINT
+
+BUNDLED_MODEL = CHECKPOINT  # what load_model() loads with no argument
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

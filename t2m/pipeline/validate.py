@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from t2m.config import DecodeConfig
+from t2m.decoding.config import DecodeConfig
 
 EXIT_CODE = 2
 DTYPES = ("float32", "bfloat16", "float16")

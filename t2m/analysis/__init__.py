@@ -1,0 +1,4 @@
+"""Numbers computed from stored sample records: what the store, report and tracking all report.
+
+    metrics.py   accuracy with its interval, cost means: the summary of one configuration
+"""

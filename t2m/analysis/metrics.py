@@ -1,0 +1,53 @@
+"""The metrics of one configuration, computed from its sample records.
+
+One module for every number a summary, table, W&B run or plot shows, so they all agree:
+
+    summarize(records)          accuracy (flexible and strict) with 95% Wilson intervals, cost means
+    wilson_interval(k, n)       the interval itself
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95% Wilson score interval for k successes in n trials (sound at 0% and 100%, unlike k/n ± ...)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact ends, not 0.9999999999999999
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return (lo, hi)
+
+
+def summarize(records: list[dict], n_expected: int | None = None) -> dict:
+    """The metrics of one configuration from its sample records."""
+    n = len(records)
+    k = sum(bool(r["correct"]) for r in records)
+    ks = sum(bool(r["strict_correct"]) for r in records)
+    wall = sum(r.get("decode_share_s", 0.0) for r in records)
+    out_tokens = sum(r["output_tokens"] for r in records)
+
+    def mean(field):
+        return sum(r[field] for r in records) / n if n else None
+
+    return {
+        "n": n,
+        "complete": n_expected is None or n >= n_expected,
+        "accuracy": k / n if n else None,
+        "accuracy_ci95": list(wilson_interval(k, n)),
+        "n_correct": k,
+        "strict_accuracy": ks / n if n else None,
+        "strict_accuracy_ci95": list(wilson_interval(ks, n)),
+        "mean_modifications": mean("modifications"),
+        "mean_t2t_edits": mean("t2t_edits"),
+        "mean_remasks": mean("remasks"),
+        "mean_forwards": mean("forwards"),
+        "mean_output_tokens": mean("output_tokens"),
+        "wall_time_s": wall,
+        "tokens_per_s": out_tokens / wall if wall > 0 else None,
+    }

@@ -1,0 +1,3 @@
+from t2m.bench.decoder import main
+
+main()

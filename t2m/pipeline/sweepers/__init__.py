@@ -1,0 +1,4 @@
+"""How `-m` expands into jobs: Hydra sweepers (plugins in hydra_plugins/t2m_sweepers).
+
+    union.py   `hydra/sweeper=union` (default): the union of a named sweep's grids
+"""
