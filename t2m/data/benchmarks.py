@@ -20,6 +20,7 @@ HUB = {
     "gsm8k": ("openai/gsm8k", "main", "test"),
 }
 CMATH100_SEED, CMATH100_SIZE = 42, 100
+CMATH_TEST_SIZE = 1098  # the CMATH test split the paper's subset is drawn from (the dev split has 600)
 
 
 def cmath100_indices(n_rows: int) -> list[int]:
@@ -33,6 +34,22 @@ def cmath100_indices(n_rows: int) -> list[int]:
     return sorted(random.Random(CMATH100_SEED).sample(range(n_rows), CMATH100_SIZE))
 
 
+def check_source(name: str, path: str) -> None:
+    """Refuse a local file `name` cannot come from: cmath100 is the paper's sample of the 1,098-problem
+    CMATH test split, so any other file (e.g. the 600-row dev split) would give a different subset
+    under the same name. The size is what can be checked without the split itself at hand."""
+    if name == "cmath100":
+        with open(path, encoding="utf-8") as f:
+            n = sum(1 for line in f if line.strip())
+        _check_cmath_test_split(n, path)
+
+
+def _check_cmath_test_split(n_rows: int, source: str) -> None:
+    if n_rows != CMATH_TEST_SIZE:
+        raise ValueError(f"dataset cmath100 is sampled from the {CMATH_TEST_SIZE:,}-problem CMATH test split, but {source} has {n_rows} problems; "
+                         f"pass the test split (dataset.path=...)")
+
+
 def load(name: str, path: str | None = None) -> list[Problem]:
     base = "cmath" if name in ("cmath", "cmath100") else name
     if base not in HUB:
@@ -40,6 +57,7 @@ def load(name: str, path: str | None = None) -> list[Problem]:
     rows = _read_jsonl(name, path) if path is not None else _read_hub(name, *HUB[base])
     problems = [_cmath_problem(i, r, name) if base == "cmath" else _gsm8k_problem(i, r, name) for i, r in enumerate(rows)]
     if name == "cmath100":
+        _check_cmath_test_split(len(problems), path or f"{HUB['cmath'][0]} ({HUB['cmath'][2]})")
         # Ids keep the row's index in the full split, so cmath100 rows line up with cmath rows.
         problems = [problems[i] for i in cmath100_indices(len(problems))]
     return problems

@@ -39,6 +39,7 @@ LEAD_COLUMNS = [
     "tokens_per_s", "wall_time_s",
 ]  # fmt: skip
 COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray"}
+EXTRA_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:red")  # strategies of your own
 PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications per sample (T2T edits, T2M remasks)"),
           ("mean_forwards", "avg_forwards_per_sample", "forward passes per sample"))  # fmt: skip
 _SKIP_DIRS = {"stale", "wandb", ".hydra", ".submitit"}
@@ -85,16 +86,16 @@ def plot(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, titl
         ok = cost.notna() & acc.notna()
         if overlay is not None and ref_col in overlay:
             for strategy, grp in overlay.groupby("strategy"):
-                star = strategy == "t2t"
+                star = is_baseline(strategy)
                 ax.scatter(grp[ref_col], grp["accuracy_pct"], marker="*" if star else "o", s=220 if star else 30,
-                           facecolors="none", edgecolors=COLORS.get(strategy, "tab:purple"), linewidths=1.0, alpha=0.6, zorder=2)  # fmt: skip
+                           facecolors="none", edgecolors=_color(strategy), linewidths=1.0, alpha=0.6, zorder=2)  # fmt: skip
         front = pareto_front(cost[ok], acc[ok])
         ax.plot(cost[front], acc[front], ls="--", color="0.45", lw=1.2, drawstyle="steps-post", zorder=3)
         ax.scatter(cost[front], acc[front], s=110, facecolors="none", edgecolors="0.35", linewidths=1.0, zorder=6)  # ring the front's points
         for strategy, grp in df[ok].groupby("strategy", sort=False):
-            star = strategy == "t2t"
+            star = is_baseline(strategy)
             ax.scatter(cost[grp.index], acc[grp.index], marker="*" if star else "o", s=300 if star else 36,
-                       color=COLORS.get(strategy, "tab:purple"), edgecolors="white" if not star else "gold",
+                       color=_color(strategy), edgecolors="white" if not star else "gold",
                        linewidths=0.6 if not star else 1.2, alpha=0.9, zorder=5 if star else 4)  # fmt: skip
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
@@ -106,8 +107,8 @@ def plot(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, titl
     axes[0].set_yticks([t for t in axes[0].get_yticks() if 0 <= t <= 100])  # ... but no tick outside [0, 100]
 
     present = [s for s in COLORS if s in set(df["strategy"])] + sorted(set(df["strategy"]) - set(COLORS))
-    handles = [Line2D([], [], ls="", marker="*" if s == "t2t" else "o", ms=14 if s == "t2t" else 7,
-                      color=COLORS.get(s, "tab:purple"), label="T2T baseline" if s == "t2t" else s) for s in present]  # fmt: skip
+    handles = [Line2D([], [], ls="", marker="*" if is_baseline(s) else "o", ms=14 if is_baseline(s) else 7,
+                      color=_color(s), label=f"{s} (baseline)" if is_baseline(s) else s) for s in present]  # fmt: skip
     handles.append(Line2D([], [], ls="--", color="0.45", marker="o", mfc="none", mec="0.35", ms=9, label="Pareto front"))
     if overlay is not None:
         handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="0.3", label="published (hollow)"))
@@ -144,7 +145,7 @@ def describe(df: pd.DataFrame) -> str:
     """The baseline and the Pareto front (by forwards) as a few readable lines."""
     lines = []
     acc = df["accuracy"].astype(float)
-    for i in df.index[df["strategy"] == "t2t"]:
+    for i in df.index[df["strategy"].map(is_baseline)]:
         lines.append("baseline " + _line(df.loc[i]))
     ok = acc.notna() & df["mean_forwards"].notna()
     for i in pareto_front(df.loc[ok, "mean_forwards"].astype(float), acc[ok]):
@@ -173,6 +174,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ---- reading job directories ---------------------------------------------------------------------
+
+
+def is_baseline(strategy) -> bool:
+    """The sweep's reference point (drawn as a star): its registry entry says so (T2T)."""
+    from t2m.decoding.registry import STRATEGIES
+
+    entry = STRATEGIES.get(strategy)
+    return bool(entry and entry.baseline)
+
+
+def remasks(strategy) -> bool:
+    """Whether C_max and rho_max mean anything for `strategy` (T2M); unknown ones (a plugin this
+    process has not imported) are assumed to."""
+    from t2m.decoding.registry import STRATEGIES
+
+    entry = STRATEGIES.get(strategy)
+    return entry.remasks if entry else True
+
+
+def _color(strategy) -> str:
+    if strategy in COLORS:
+        return COLORS[strategy]
+    return EXTRA_COLORS[sum(map(ord, str(strategy))) % len(EXTRA_COLORS)]  # stable across plots
 
 
 def _job_dirs(root: Path):
@@ -234,7 +258,7 @@ def _title(df: pd.DataFrame) -> str:
 def _line(r) -> str:
     c_max = r["c_max"]
     c_max = int(c_max) if isinstance(c_max, float) and c_max.is_integer() else c_max  # a column with nulls is float
-    knobs = f"{r['strategy']:<10} tau={r['tau']}" + ("" if r["strategy"] in ("t2t", "none") else f" c_max={c_max} rho_max={r['rho_max']}")
+    knobs = f"{r['strategy']:<10} tau={r['tau']}" + (f" c_max={c_max} rho_max={r['rho_max']}" if remasks(r["strategy"]) else "")
     return f"{knobs:<44} acc {100 * r['accuracy']:5.1f}%  mods {r['mean_modifications']:6.2f}  fwd {r['mean_forwards']:7.2f}"
 
 

@@ -15,6 +15,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from t2m.decoding.config import DecodeConfig
+from t2m.pipeline import resolvers
+
+resolvers.register()  # before any config of this process is resolved
 
 EXIT_CODE = 2
 DTYPES = ("float32", "bfloat16", "float16")
@@ -42,10 +45,26 @@ def decode_config(cfg: DictConfig) -> DecodeConfig:
         raise ConfigError(str(e)) from None
 
 
+def load_plugins(cfg: DictConfig) -> None:
+    """Import the modules named in `plugins` (they register their policies), from where the
+    command was launched; every process that checks a config does this first."""
+    from t2m.decoding.registry import load_plugins as load
+
+    plugins = cfg.get("plugins") or []
+    if not OmegaConf.is_list(plugins) and not isinstance(plugins, (list, tuple)):
+        raise ConfigError(f"plugins={plugins!r} is invalid; allowed: a list of module names, e.g. plugins=[mylab.detectors]")
+    try:
+        load(list(plugins), search_dir=str(absolute(".").resolve()))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
 def check(cfg: DictConfig) -> DecodeConfig:
     """Raise ConfigError on the first bad value; return the validated DecodeConfig."""
     from t2m.data import DATASETS
+    from t2m.data.benchmarks import check_source
 
+    load_plugins(cfg)
     dc = decode_config(cfg)
     ds = cfg.dataset
     if ds.name not in DATASETS:
@@ -55,6 +74,10 @@ def check(cfg: DictConfig) -> DecodeConfig:
             raise ConfigError(f"dataset.path is not allowed for {ds.name} (generated, bundled); allowed: null")
         if not absolute(ds.path).is_file():
             raise ConfigError(f"dataset.path={ds.path!r} does not exist; allowed: a JSONL file, or null for the hub dataset")
+        try:
+            check_source(ds.name, str(absolute(ds.path)))
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     _positive_int_or_none("dataset.limit", ds.limit)
     _positive_int("batch_size", cfg.batch_size)
     _positive_int_or_none("threads", cfg.threads)
