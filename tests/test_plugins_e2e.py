@@ -1,0 +1,71 @@
+"""Policies of your own, the way the README shows them: a module outside t2m registers a strategy
+and an unmasking policy, one YAML each in your own config directory, and `python -m t2m.sweep`
+checks, runs, stores, tracks and plots them like the built-ins. The module and the YAMLs are the
+README's (docs/examples/), copied into a fresh project directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, cli_env
+
+pytestmark = pytest.mark.slow
+SMALL = ("dataset.limit=4", "gen_length=32", "batch_size=4")
+
+
+@pytest.fixture
+def project(tmp_path):
+    for name in ("mylab", "myconf"):
+        shutil.copytree(REPO / "docs" / "examples" / name, tmp_path / name)
+    return tmp_path
+
+
+def test_own_strategy_runs_like_a_builtin(t2m_cli, project):
+    sweep = project / "sweep"
+    p = t2m_cli("--config-dir", "myconf", "-m", "strategy=random_remask,lowprob", *SMALL, f"hydra.sweep.dir={sweep}", check=True)
+    jobs = sorted(d for d in sweep.iterdir() if d.is_dir() and d.name[0].isdigit())
+    assert [d.name for d in jobs] == ["0_random_remask_tau0.05_c1_rho0.25", "1_lowprob_tau0.3_c1_rho0.25"]
+    summary = json.loads((jobs[0] / "summary.json").read_text())
+    assert (summary["strategy"], summary["tau"], summary["unmasking"], summary["attention"]) == ("random_remask", 0.05, "threshold", "reference")
+    samples = [json.loads(line) for line in (jobs[0] / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 4 and sum(s["remasks"] for s in samples) > 0 and all(s["t2t_edits"] == 0 for s in samples)
+    assert "random_remask tau=0.05 c_max=1 rho_max=0.25 | acc" in p.stdout + p.stderr
+    table = pd.read_csv(sweep / "sweep_results.csv")
+    assert list(table["strategy"]) == ["random_remask", "lowprob"] and (sweep / "cost_vs_accuracy.png").exists()
+    assert len(list((sweep / "wandb").glob("offline-run-*"))) == 3  # two configurations and the sweep
+
+
+def test_own_unmasking_policy_and_strategy_together(t2m_cli, project):
+    run = project / "run"
+    t2m_cli("--config-dir", "myconf", "strategy=random_remask", "unmasking=margin", "plugins=[mylab.detectors,mylab.unmasking]",
+            "tau=0.1", *SMALL, "tracker=none", f"hydra.run.dir={run}", check=True)  # fmt: skip
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["strategy"], summary["tau"], summary["unmasking"], summary["threshold"]) == ("random_remask", 0.1, "margin", 0.5)
+    assert summary["n"] == 4
+
+
+@pytest.mark.parametrize("args,message", [
+    (["strategy=random_remask", "plugins=[]"], "strategy='random_remask' is unknown; allowed: logitdiff, lowprob, none, t2t, t2t_remask ("),
+    (["strategy=random_remask", "tau=1.5"], "tau=1.5 is out of range; allowed: a number in [0, 1]"),
+    (["plugins=[nosuch.module]"], "plugins: cannot import 'nosuch.module'"),
+    (["unmasking=nope"], "unmasking=nope is unknown; allowed: low_confidence, margin, threshold"),
+])  # fmt: skip
+def test_mistakes_with_own_policies_are_one_line_errors(project, args, message):
+    p = subprocess.run([sys.executable, "-m", "t2m.sweep", "--config-dir", "myconf", *args, f"hydra.run.dir={project / 'x'}"],
+                       cwd=project, env=cli_env(project), capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and message in p.stderr, p.stderr
+
+
+def test_job_processes_import_the_plugins_too(t2m_cli, project):
+    """submitit jobs run in processes of their own: they import the plugins before their check."""
+    sweep = project / "sweep"
+    t2m_cli("--config-dir", "myconf", "-m", "strategy=random_remask", "dataset.limit=2", "gen_length=32", "tracker=none",
+            "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}", check=True)  # fmt: skip
+    (summary,) = sweep.glob("*/summary.json")
+    assert json.loads(summary.read_text())["strategy"] == "random_remask"
