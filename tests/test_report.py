@@ -206,7 +206,8 @@ def test_diff_command(tmp_path):
 def test_plot_marks_and_labels(tmp_path):
     df, png = report.build(fake_sweep(tmp_path))
     labels = plot.labelled(df)
-    assert labels[:4] == [0, 3, 4, 1]  # the baseline, then significant differences by p
+    # the baseline, the Pareto fronts (the killed configuration: 1 of 1 right at the lowest cost), significant differences by p
+    assert labels[:5] == [0, 5, 3, 4, 1]
     assert sorted(labels) == list(df.index)  # a small sweep: every point gets its label
     assert plot.paired_summary(df).startswith("vs baseline #0 (t2t τ=0.5), paired on 1-60 problems: ▲ 2 better, ▼ 1 worse, ● 2 not significant")
     assert plot.knobs(df.loc[2]) == "lowprob τ=0.5 C_max=3 ρ_max=0.5" and plot.knobs(df.loc[5]) == "none"

@@ -31,7 +31,7 @@ MARKERS = {"baseline": "*", "better": "^", "worse": "v", "n.s.": "o"}  # no base
 PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangle-down", "n.s.": "circle"}
 PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications per sample (T2T edits, T2M remasks)"),
           ("mean_forwards", "avg_forwards_per_sample", "forward passes per sample"))  # fmt: skip
-MAX_LABELS = 16  # labelled points (and lines of the key); the table has the rest
+MAX_LABELS = 20  # labelled points (and lines of the key); the table has the rest
 
 
 def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[int]:
@@ -78,16 +78,16 @@ def comparison(row) -> str:
 
 
 def labelled(df: pd.DataFrame) -> list:
-    """The rows worth a label, most important first: baselines, significant differences (smallest p
-    first), the Pareto fronts, then (in a sweep small enough to label everything) the rest."""
+    """The rows worth a label, most important first: baselines, the Pareto fronts, significant
+    differences (smallest p first), then (in a sweep small enough to label everything) the rest."""
     acc = df["accuracy"].astype(float)
     v = df.apply(verdict, axis=1)
     picked = list(df.index[df.get("vs_baseline", pd.Series(index=df.index, dtype=object)) == "baseline"])
-    significant = df.index[v.isin(["better", "worse"])]
-    picked += list(df.loc[significant].sort_values("mcnemar_p").index)
     for col, _, _ in PANELS:
         ok = df[col].notna() & acc.notna()
         picked += pareto_front(df.loc[ok, col].astype(float), acc[ok])
+    significant = df.index[v.isin(["better", "worse"])]
+    picked += list(df.loc[significant].sort_values("mcnemar_p").index)
     if len(df) <= MAX_LABELS:
         picked += list(df.index)
     return list(dict.fromkeys(picked))[:MAX_LABELS]
@@ -120,7 +120,7 @@ def png(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, title
     fig.subplots_adjust(left=0.055, right=0.985, top=1 - head_h / fig.get_figheight(), bottom=0.05 / fig.get_figheight())
     for ax, (col, _, _) in zip(axes, PANELS):
         _annotate(ax, df, df[col].astype(float), acc, labels)  # after the limits and layout are final
-    _key(fig.add_subplot(grid[1, :]), df, labels)
+    _key(fig.add_subplot(grid[1, :]), df, _best_first(df, labels))
     top = fig.get_figheight()
     fig.suptitle(title or "cost vs accuracy", y=1 - 0.1 / top, fontsize=12)
     fig.text(0.5, 1 - 0.42 / top, paired_summary(df), ha="center", fontsize=10, color="0.25")
@@ -220,13 +220,13 @@ def _marker_style(strategy, v) -> dict:
 
 def _annotate(ax, df, cost, acc, labels) -> None:
     """`#i` next to each labelled point (`#i ×k` where k configurations share its place), placed where
-    it covers no other label, no marker and stays inside the panel."""
+    it covers the fewest other labels and markers, inside the panel; a label moved away from its point
+    gets a leader line."""
     ok = cost.notna() & acc.notna()
     here = _coincident(cost[ok], acc[ok])
     renderer = ax.figure.canvas.get_renderer()
-    to_px = ax.transData.transform
     frame = ax.get_window_extent(renderer)
-    markers = [_box_around(to_px((cost[i], acc[i])), 5) for i in df.index[ok]]
+    markers = [_box_around(ax.transData.transform((cost[i], acc[i])), 5) for i in df.index[ok]]
     placed, done = [], set()
     for i in labels:
         if i not in here or i in done:
@@ -235,22 +235,26 @@ def _annotate(ax, df, cost, acc, labels) -> None:
         named = [j for j in labels if j in members]
         done.update(named)
         text = ",".join(f"#{j}" for j in named[:3]) + ("…" if len(named) > 3 else "") + (f" ×{len(members)}" if len(members) > 1 else "")
+        best = None
         for dx, dy, ha, va in _OFFSETS:
-            t = ax.annotate(text, (cost[i], acc[i]), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8.5,
-                            color="0.1", zorder=7, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75})  # fmt: skip
+            t = ax.annotate(text, (cost[i], acc[i]), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8.5, color="0.1",
+                            zorder=7, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+                            arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6, "shrinkA": 0, "shrinkB": 4} if abs(dx) + abs(dy) > 20 else None)  # fmt: skip
             box = t.get_window_extent(renderer)
             inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
-            if inside and not any(box.overlaps(b) for b in placed + markers):
+            cost_of = (0 if inside else 1000) + 10 * sum(box.overlaps(b) for b in placed) + sum(box.overlaps(b) for b in markers)
+            if best is None or cost_of < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost_of, t, box)
+            else:
+                t.remove()
+            if cost_of == 0:
                 break
-            t.remove()
-        else:  # nowhere free: the first place, over whatever is there
-            dx, dy, ha, va = _OFFSETS[0]
-            t = ax.annotate(text, (cost[i], acc[i]), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8.5, color="0.1", zorder=7)
-            box = t.get_window_extent(renderer)
-        placed.append(box)
+        placed.append(best[2])
 
 
-_OFFSETS = [(dx * r, dy * r, ha, va) for r in (1, 2, 3.5) for dx, dy, ha, va in
+_OFFSETS = [(dx * r, dy * r, ha, va) for r in (1, 2, 3.5, 5, 7) for dx, dy, ha, va in
             ((6, 6, "left", "bottom"), (6, -6, "left", "top"), (-6, 6, "right", "bottom"), (-6, -6, "right", "top"),
              (0, 9, "center", "bottom"), (0, -9, "center", "top"))]  # fmt: skip
 
@@ -259,6 +263,16 @@ def _box_around(xy, r):
     from matplotlib.transforms import Bbox
 
     return Bbox.from_extents(xy[0] - r, xy[1] - r, xy[0] + r, xy[1] + r)
+
+
+def _best_first(df, rows) -> list:
+    """The baseline first, then by Δaccuracy (largest first), then the rest by accuracy."""
+    def order(i):
+        row = df.loc[i]
+        delta = row.get("delta_accuracy")
+        return (verdict(row) != "baseline", pd.isna(delta), -(delta if not pd.isna(delta) else 0), -row["accuracy"], i)
+
+    return sorted(rows, key=order)
 
 
 def _key(ax, df, rows) -> None:
