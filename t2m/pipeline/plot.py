@@ -159,13 +159,13 @@ def plotly_figure(df: pd.DataFrame, col: str, xlabel: str, title: str = ""):
         hover = [f"#{i} {knobs(r)}<br>acc {100 * r['accuracy']:.1f}% [{100 * r['accuracy_ci95_low']:.1f}, {100 * r['accuracy_ci95_high']:.1f}]"
                  f"<br>{comparison(r) or 'no baseline'}<br>mods {r['mean_modifications']:.2f}, fwd {r['mean_forwards']:.2f}<br>{r['job']}"
                  for i, r in grp.iterrows()]  # fmt: skip
-        fig.add_trace(go.Scatter(
-            x=grp[col].astype(float), y=acc, mode="markers", name=f"{strategy} · {_verdict_words(v)}",
+        fig.add_trace(go.Scatter(  # plain lists: plotly would encode arrays as typed binary, which older plotly.js cannot read
+            x=grp[col].astype(float).tolist(), y=acc.tolist(), mode="markers", name=f"{strategy} · {_verdict_words(v)}",
             legendgroup=str(strategy), hovertext=hover, hoverinfo="text",
             marker={"color": _css(color(strategy)), "symbol": PLOTLY_SYMBOLS[v], "size": 16 if v == "baseline" else 11 if v != "n.s." else 8,
                     "line": {"color": "black" if v in ("better", "worse") else "white", "width": 1}},
-            error_y={"type": "data", "symmetric": False, "array": 100 * grp["accuracy_ci95_high"].astype(float) - acc,
-                     "arrayminus": acc - 100 * grp["accuracy_ci95_low"].astype(float), "thickness": 1, "width": 0, "color": _css(color(strategy), 0.35)},
+            error_y={"type": "data", "symmetric": False, "array": (100 * grp["accuracy_ci95_high"].astype(float) - acc).tolist(),
+                     "arrayminus": (acc - 100 * grp["accuracy_ci95_low"].astype(float)).tolist(), "thickness": 1, "width": 0, "color": _css(color(strategy), 0.35)},
         ))  # fmt: skip
     fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="accuracy (%), 95% Wilson intervals", legend_title_text=f"strategy · vs baseline (exact McNemar p < {ALPHA})")
     return fig
@@ -189,8 +189,8 @@ def _panel(ax, df, col, acc, low, high, overlay, ref_col) -> None:
     ax.plot(cost[front], acc[front], ls="--", color="0.5", lw=1.1, drawstyle="steps-post", zorder=3)
     for strategy, grp in df[ok].groupby("strategy", sort=False):
         idx = grp.index
-        ax.errorbar(cost[idx], acc[idx], yerr=[acc[idx] - low[idx], high[idx] - acc[idx]], fmt="none",
-                    ecolor=color(strategy), elinewidth=0.9, alpha=0.3, zorder=2)  # fmt: skip
+        ax.errorbar(cost[idx], acc[idx], yerr=[acc[idx] - low[idx], high[idx] - acc[idx]], fmt="none", ecolor=color(strategy),
+                    elinewidth=0.9, alpha=0.3 if len(df) > MAX_LABELS else 0.55, zorder=2)  # faint where many bars stand side by side  # fmt: skip
     here = _coincident(cost[ok], acc[ok])  # configurations drawn at the same place: bigger marker
     for (strategy, v), grp in df[ok].groupby([df["strategy"], df.apply(verdict, axis=1)], sort=False):
         idx = grp.index

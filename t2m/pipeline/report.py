@@ -38,7 +38,7 @@ from t2m.analysis.stats import ALPHA
 from t2m.pipeline import baseline as baselines
 from t2m.pipeline.paired import COLUMNS as PAIRED_COLUMNS
 from t2m.pipeline.paired import add_paired, write_into_summaries
-from t2m.pipeline.plot import comparison, pareto_front, remasks
+from t2m.pipeline.plot import comparison, edits, pareto_front, remasks
 from t2m.pipeline.plot import png as plot
 from t2m.pipeline.store import CONFIG, SAMPLES, SUMMARY, read_jsonl
 
@@ -65,6 +65,10 @@ def collect(results_dir: Path) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return df
+    return _ordered(df)
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     lead = [c for c in LEAD_COLUMNS if c in df.columns]
     return df[lead + [c for c in df.columns if c not in lead]].reset_index(drop=True)
 
@@ -87,6 +91,7 @@ def build(results_dir: Path, overlay: str | Path | None = None, baseline=None) -
             raise
         log.info("No baseline in %s (%s): paired statistics left out; set one with baseline=...", results_dir, e)
         df, warnings = add_paired(df, results_dir, None)
+    df = _ordered(df)
     for line in warnings:
         log.warning(line)
     write_into_summaries(df, results_dir, spec)
@@ -269,7 +274,7 @@ def _title(df: pd.DataFrame) -> str:
 def _line(i, r) -> str:
     c_max = r["c_max"]
     c_max = int(c_max) if isinstance(c_max, float) and c_max.is_integer() else c_max  # a column with nulls is float
-    knobs = f"#{i:<4}{r['strategy']:<10} tau={r['tau']}" + (f" c_max={c_max} rho_max={r['rho_max']}" if remasks(r) else "")
+    knobs = f"#{i:<4}{r['strategy']:<10}" + (f" tau={r['tau']}" if edits(r) else "") + (f" c_max={c_max} rho_max={r['rho_max']}" if remasks(r) else "")
     ci = f"[{100 * r['accuracy_ci95_low']:.1f}, {100 * r['accuracy_ci95_high']:.1f}]" if "accuracy_ci95_low" in r else ""
     line = f"{knobs:<50} acc {100 * r['accuracy']:5.1f}% {ci:<13} mods {r['mean_modifications']:6.2f}  fwd {r['mean_forwards']:7.2f}"
     if isinstance(r.get("vs_baseline"), str) and r["vs_baseline"] != "baseline":
