@@ -213,3 +213,12 @@ def test_plot_marks_and_labels(tmp_path):
     assert plot.knobs(df.loc[2]) == "lowprob τ=0.5 C_max=3 ρ_max=0.5" and plot.knobs(df.loc[5]) == "none"
     assert plot.comparison(df.loc[3]) == "Δ -15.0 pp [-25.0, -6.7], 0 fixed / 9 broken, p = 0.0039"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_uses_the_sweeps_own_baseline(tmp_path, capsys):
+    sweep = fake_sweep(tmp_path)
+    (sweep / "multirun.yaml").write_text("baseline:\n  strategy: lowprob\n  tau: 0.5\nhydra: {}\n")  # as Hydra saves a sweep's config
+    assert report.main([str(sweep)]) == 0
+    assert capsys.readouterr().out.startswith("baseline #2   lowprob")
+    assert report.main([str(sweep), "--baseline", "none"]) == 0  # the command line wins
+    assert pd.read_csv(sweep / report.TABLE_CSV)["vs_baseline"].isna().all()

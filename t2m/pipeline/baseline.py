@@ -58,15 +58,17 @@ def parse(value: Any) -> dict | str | None:
     raise BaselineError(f"baseline={value!r} is invalid; allowed: null, none, {{key: value, ...}} of decoding keys, or a job directory")
 
 
-def parse_cli(text: str) -> dict | str | None:
-    """`--baseline TEXT` of `python -m t2m.report`, in the same syntax as `baseline=TEXT` in a sweep."""
+def parse_cli(text: str):
+    """The config value of `--baseline TEXT` (`python -m t2m.report`), in the syntax of `baseline=TEXT`
+    in a sweep; checked, but not yet `parse`d (so `none` stays "none", not the default)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
         value = OverridesParser.create().parse_override(f"baseline={text}").value()
     except Exception:  # noqa: BLE001 - Hydra's grammar errors are long; ours is one line
         raise BaselineError(f"baseline={text!r} is not valid override syntax; e.g. {{strategy:lowprob,tau:0.3}} or a job directory") from None
-    return parse(value)
+    parse(value)
+    return value
 
 
 def check_selector(selector: Mapping) -> None:
