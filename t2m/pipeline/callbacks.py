@@ -1,4 +1,4 @@
-"""Hydra callback: when a multirun ends, write the sweep's table and plot and its W&B summary run.
+"""Hydra callback: when a multirun ends, write the sweep's table, paired statistics and plot, and its W&B summary run.
 
 Registered in conf/config.yaml under `hydra.callbacks`. The same outputs can be rebuilt at any time
 with `python -m t2m.report <sweep dir>`.
@@ -18,12 +18,18 @@ log = logging.getLogger(__name__)
 class SweepOutputs(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from t2m.pipeline import report, tracking
+        from t2m.pipeline.baseline import NONE, BaselineError
         from t2m.pipeline.validate import absolute
 
         sweep_dir = absolute(config.hydra.sweep.dir)
-        overlay = config.report.overlay
+        overlay = absolute(config.report.overlay) if config.report.overlay else None
+        baseline = config.get("baseline")
         try:
-            table, png = report.build(sweep_dir, overlay=absolute(overlay) if overlay else None)
+            try:
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=baseline)
+            except BaselineError as e:  # the results stand; only the comparison is missing
+                log.warning("%s; the table and plot have no paired statistics (python -m t2m.report %s --baseline ...)", e, sweep_dir)
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=NONE)
         except Exception:
             log.error("Could not write the sweep table/plot; rebuild them with: python -m t2m.report %s", sweep_dir)
             raise

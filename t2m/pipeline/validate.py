@@ -76,10 +76,20 @@ def check(cfg: DictConfig) -> DecodeConfig:
 
     if cfg.tracker.mode not in TRACKER_MODES:
         raise ConfigError(f"tracker.mode={cfg.tracker.mode!r} is unknown; allowed: {', '.join(TRACKER_MODES)}")
+    _check_baseline(cfg.get("baseline"))
     overlay = cfg.get("report", {}).get("overlay")
     if overlay is not None and not absolute(overlay).is_file():
         raise ConfigError(f"report.overlay={overlay!r} does not exist; allowed: a CSV file, or null")
     return dc
+
+
+def _check_baseline(value) -> None:
+    from t2m.pipeline.baseline import BaselineError, parse
+
+    try:
+        parse(value)
+    except BaselineError as e:
+        raise ConfigError(str(e)) from None
 
 
 def absolute(path) -> Path:

@@ -28,8 +28,9 @@ from typing import Any, Mapping, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from t2m.pipeline import baseline
 from t2m.pipeline.validate import ConfigError, check
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,21 @@ class UnionSweep:
         """Nothing left to check: split_arguments has composed and checked every job already."""
 
     def _compose_and_check(self, jobs: list[list[str]]) -> list[list[str]]:
-        seen, kept = set(), []
+        kept, rows = self._unique(jobs)
+        dropped = len(jobs) - len(kept)
+        named = f" from {len(self.grids)} grids" if self.grids else ""
+        log.info(f"Sweep: {len(kept)} configurations{named}" + (f" ({dropped} duplicates dropped)" if dropped else ""))
+        # The sweep's configurations are compared with its baseline: run it too where it is missing.
+        spec = baseline.parse(rows[0][1].get("baseline")) if rows else None
+        added, added_rows = self._unique(baseline.missing_jobs(spec, [(j, r) for j, (r, _) in zip(kept, rows)]))
+        added = [job for job, (row, _) in zip(added, added_rows) if baseline.matches(row, spec)]  # composed as meant
+        if added:
+            log.info(f"Sweep: + {len(added)} baseline configuration(s) to compare with: {'; '.join(' '.join(a) for a in added)}")
+        return added + kept
+
+    def _unique(self, jobs: list[list[str]]) -> tuple[list[list[str]], list[tuple[dict, DictConfig]]]:
+        """Compose and check every job; drop the ones that compose like an earlier one."""
+        seen, kept, rows = set(), [], []
         for job in jobs:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
             check(cfg)
@@ -100,10 +115,8 @@ class UnionSweep:
             if identity not in seen:
                 seen.add(identity)
                 kept.append(job)
-        dropped = len(jobs) - len(kept)
-        named = f" from {len(self.grids)} grids" if self.grids else ""
-        log.info(f"Sweep: {len(kept)} configurations{named}" + (f" ({dropped} duplicates dropped)" if dropped else ""))
-        return kept
+                rows.append((baseline.flat_row(cfg), cfg))
+        return kept, rows
 
 
 def _axes(overrides: Sequence[Override]) -> "OrderedDict[str, list[str]]":
