@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,7 +15,8 @@ from conftest import SHARED, cli_env
 from t2m.analysis.metrics import summarize
 from t2m.pipeline import report
 from t2m.pipeline.callbacks import SweepOutputs
-from t2m.pipeline.store import RunStore
+from t2m.pipeline.jobdir import JobDir
+from t2m.pipeline.store import Entry
 
 CONFIGS = [("t2t", 0.5, 1, 0.25, 0.60, 3.0, 40.0), ("lowprob", 0.3, 1, 0.25, 0.70, 5.0, 48.0),
            ("lowprob", 0.5, 3, 0.5, 0.65, 9.0, 60.0), ("logitdiff", 0.2, 1, 1.0, 0.55, 2.0, 42.0),
@@ -23,7 +25,7 @@ CONFIGS = [("t2t", 0.5, 1, 0.25, 0.60, 3.0, 40.0), ("lowprob", 0.3, 1, 0.25, 0.7
 
 def fake_sweep(root, partial=True):
     """Job directories as t2m.sweep leaves them: summary.json per finished configuration and, for a
-    killed one, only config.yaml and samples.jsonl."""
+    killed one, only its view (config.yaml, store.json pointing at a store entry with 1 of 2 samples)."""
     for num, (strategy, tau, c, rho, acc, mods, fwd) in enumerate(CONFIGS):
         job = root / f"{num}_{strategy}_tau{tau}_c{c}_rho{rho}"
         job.mkdir(parents=True)
@@ -36,10 +38,12 @@ def fake_sweep(root, partial=True):
         (job / "summary.json").write_text(json.dumps(summary))
     killed = root / f"{len(CONFIGS)}_none_tau0.0_c1_rho0.25"
     if partial:
-        killed.mkdir()
-        (killed / "config.yaml").write_text(OmegaConf.to_yaml({"strategy": "none", "tau": 0.0, "c_max": 1, "rho_max": 0.25, "experiment": "unit", "dataset": {"name": "arith100"}}))
-        RunStore(killed, {"k": 1}).append([{"id": "p0", "correct": True, "strict_correct": False, "modifications": 0,
-                                            "t2t_edits": 0, "remasks": 0, "forwards": 30, "output_tokens": 28}])  # fmt: skip
+        entry = Entry(root / "store", {"k": 1})
+        with entry.claim():
+            entry.append([{"id": "p0", "correct": True, "strict_correct": False, "modifications": 0, "t2t_edits": 0, "remasks": 0,
+                           "forwards": 30, "output_tokens": 28}])  # fmt: skip
+        config = {"strategy": "none", "tau": 0.0, "c_max": 1, "rho_max": 0.25, "experiment": "unit", "dataset": {"name": "arith100"}}
+        JobDir(killed).begin(entry, ["p0", "p1"], OmegaConf.to_yaml(config), {})
     (root / "wandb" / "offline-run-x" / "files").mkdir(parents=True)  # never mistaken for a job
     return root
 
@@ -94,3 +98,22 @@ def test_callback_writes_sweep_outputs(tmp_path):
     SweepOutputs().on_multirun_end(config=config)
     assert len(pd.read_csv(sweep / report.TABLE_CSV)) == len(CONFIGS) + 1
     assert (sweep / report.PLOT_PNG).exists()
+
+
+def test_job_dirs_of_one_configuration_are_one_row(tmp_path):
+    """A re-run with the values in another order leaves two job directories for each configuration;
+    the table holds one row per configuration (and problem subset): the complete one, then the newest."""
+    base = {"strategy": "lowprob", "tau": 0.3, "c_max": 1, "rho_max": 0.25, "experiment": "unit", "dataset": "arith100",
+            "n": 2, "complete": True, "accuracy": 0.5, "mean_modifications": 1.0, "mean_forwards": 9.0}  # fmt: skip
+    jobs = {"0_lowprob": {**base, "fingerprint": "aaa", "subset": "s1"},
+            "3_lowprob": {**base, "fingerprint": "aaa", "subset": "s1", "accuracy": 0.75},  # same configuration, newer
+            "1_logitdiff": {**base, "strategy": "logitdiff", "fingerprint": "bbb", "subset": "s1"},
+            "2_logitdiff": {**base, "strategy": "logitdiff", "fingerprint": "bbb", "subset": "s1", "complete": False, "n": 1},
+            "4_lowprob_limit1": {**base, "fingerprint": "aaa", "subset": "s2", "n": 1}}  # other problems: its own row  # fmt: skip
+    for i, (name, summary) in enumerate(jobs.items()):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+        os.utime(tmp_path / name / "summary.json", (1e9 + i, 1e9 + i))
+    df = report.collect(tmp_path)
+    assert sorted(df["job"]) == ["1_logitdiff", "3_lowprob", "4_lowprob_limit1"]
+    assert df.set_index("job").loc["3_lowprob", "accuracy"] == 0.75 and df.set_index("job").loc["1_logitdiff", "complete"]
