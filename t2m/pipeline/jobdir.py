@@ -81,16 +81,17 @@ class JobDir:
         record = self.path / HYDRA_RECORD
         record.mkdir(exist_ok=True)
         for name, text in hydra_record.items():
-            atomic_write_text(record / name, text)
-        atomic_write_text(self.path / CONFIG, config_yaml)
+            _write_if_changed(record / name, text)
+        _write_if_changed(self.path / CONFIG, config_yaml)
         _link(self.path / SAMPLES, entry.samples_path)
-        atomic_write_json(self.path / POINTER, {
+        pointer = {
             "fingerprint": entry.fingerprint,
             "entry": os.path.relpath(entry.path, self.path),
             "entry_abs": str(entry.path.resolve()),
             "subset": subset_digest(ids),
             "problems": ids,
-        })  # fmt: skip
+        }
+        _write_if_changed(self.path / POINTER, json.dumps(pointer, indent=2) + "\n")
 
     def _move_aside(self, shown: str) -> None:
         dest = self.path / "stale" / f"{shown}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -119,14 +120,27 @@ def pointed_records(job_dir: Path, pointer: dict) -> list[dict]:
     return []
 
 
+def _write_if_changed(path: Path, text: str) -> None:
+    """Atomic write, skipped when the file already says exactly this (re-runs rewrite nothing)."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, ValueError):
+        pass
+    atomic_write_text(path, text)
+
+
 def _link(link: Path, target: Path) -> None:
     """A relative symlink to the entry's samples, replaced atomically; skipped where the filesystem
     has no symlinks (store.json says where the samples are)."""
+    relative = os.path.relpath(target, link.parent)
+    if link.is_symlink() and os.readlink(link) == relative:
+        return
     tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     try:
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
-        os.symlink(os.path.relpath(target, link.parent), tmp)
+        os.symlink(relative, tmp)
         os.replace(tmp, link)
     except OSError as e:
         log.debug("no samples link in %s (%s)", link.parent, e)

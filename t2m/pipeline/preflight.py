@@ -33,7 +33,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from t2m.pipeline.network import hub_offline
-from t2m.pipeline.validate import ConfigError, looks_local, absolute
+from t2m.pipeline.validate import ConfigError, absolute, looks_local
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
 
@@ -66,6 +66,7 @@ def check_directories(cfg: DictConfig, out_dir: Path) -> None:
             _check_writable(path, key, min_free)
 
 
+@lru_cache(maxsize=64)  # a sweep's jobs share their directories: check each once per command
 def _check_writable(path: Path, key: str, min_free_mb: float) -> None:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{key}={str(path)!r} is a file; allowed: a directory, or a path that does not exist yet")

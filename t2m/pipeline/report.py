@@ -209,11 +209,13 @@ def _row(job: Path) -> dict | None:
             if pointer is None or summary.get("fingerprint") in (None, pointer.get("fingerprint")):
                 return {**_flatten(summary), "_written": summary_path.stat().st_mtime}
     # No summary yet (running, killed): the samples so far, marked incomplete.
+    if not (job / CONFIG).exists():
+        return None  # not a job directory (a store entry, say)
     if pointer is not None:
         records, expected = pointed_records(job, pointer), len(pointer.get("problems") or [])
     else:  # a job directory from before the store: its own samples file
         records, expected = read_jsonl(job / SAMPLES), None
-    if not records or not (job / CONFIG).exists():
+    if not records:
         return None
     cfg = OmegaConf.to_container(OmegaConf.load(job / CONFIG))
     row = {k: cfg.get(k) for k in ("strategy", "tau", "c_max", "rho_max", "threshold", "block_length", "gen_length")}

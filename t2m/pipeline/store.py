@@ -15,7 +15,10 @@ The dataset limit is not part of the identity: records are keyed by problem id, 
 problems reuses the 20 a smaller run decoded. Hydra job directories are only views (`t2m.pipeline.jobdir`).
 
 Only the holder of the entry's lock appends (`with entry.claim(): ...`), so a sample is decoded and
-stored once however many processes ask for it. Crash safety: whole files are written to a temporary
+stored once however many processes ask for it. A process that holds several entries at once (a packed
+job decoding several configurations in one batch) claims them in fingerprint order, so two such jobs
+never wait for each other, or with `if_busy="stop"`, leaving a busy configuration to its holder; a
+requeued job simply claims again (its predecessor's lock died with it). Crash safety: whole files are written to a temporary
 name and renamed over the target; samples are appended and fsync'd per finished chunk; a kill can tear
 at most the last line, which readers ignore and the next holder cuts off. Nothing is ever deleted.
 """

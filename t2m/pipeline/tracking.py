@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 INIT_TIMEOUT_S = 20  # W&B's own default waits 90 s for a server that will not answer
 _broken: str | None = None  # why W&B was switched off in this process, once it failed
 _offline: str | None = None  # why an online tracker writes offline runs in this process
+_probed: set = set()  # servers found reachable in this process
 
 SAMPLE_COLUMNS = ("id", "gold", "extracted", "correct", "strict_correct", "modifications", "forwards", "output_tokens", "generation")
 SCATTERS = (("mean_modifications", "modifications per sample"), ("mean_forwards", "forwards per sample"))
@@ -52,8 +53,12 @@ def check_reachable(tracker) -> None:
     if tracker is None or tracker.mode != "online" or _offline is not None:
         return
     base = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+    if base in _probed:
+        return
     why = reachable(base)
-    if why is not None:
+    if why is None:
+        _probed.add(base)
+    else:
         _offline = f"cannot reach {base} ({why})"
         log.warning("W&B %s; writing offline runs instead, upload them later with: wandb sync <dir>/wandb/offline-run-*", _offline)
 

@@ -142,8 +142,8 @@ def check_keys(cfg: DictConfig) -> None:
             for inner in cfg[key].keys():
                 if inner not in sub:
                     raise ConfigError(unknown_key(f"{key}.{inner}"))
-    for key in allowed:
-        if key not in present and key != "sweep":
+    for key in required_keys():
+        if key not in present:
             raise ConfigError(f"{key} is missing from the config (was it deleted with ~{key}?); allowed: keep it, set it with {key}=...")
     for key in present:
         if OmegaConf.is_missing(cfg, key):
@@ -190,6 +190,21 @@ def schema() -> dict[str, frozenset | None]:
         add(OmegaConf.to_container(OmegaConf.load(sweep)) or {})
     keys.setdefault("sweep", None)  # the group of named sweeps; composes to nothing
     return {k: None if v is None else frozenset(v) for k, v in keys.items()}
+
+
+@lru_cache(maxsize=1)
+def required_keys() -> frozenset:
+    """Keys every composed config has: those of conf/config.yaml and those of the groups its defaults
+    list always picks (model, dataset, tracker); keys that only an optional group adds are not required."""
+    primary = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml"))
+    keys = {k for k in primary if k not in ("defaults", "hydra")}
+    for item in primary.get("defaults", []):
+        if isinstance(item, dict):
+            ((group, option),) = item.items()
+            options = sorted((CONF_DIR / group).glob("*.yaml")) if (CONF_DIR / group).is_dir() else []
+            if option is not None and options and "@package _global_" not in options[0].read_text():
+                keys.add(group)
+    return frozenset(keys)
 
 
 def _check_experiment(cfg: DictConfig) -> None:
