@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,8 @@ from t2m.analysis.metrics import summarize
 from t2m.pipeline import baseline as baselines
 from t2m.pipeline import plot, report
 from t2m.pipeline.callbacks import SweepOutputs
-from t2m.pipeline.store import RunStore
+from t2m.pipeline.jobdir import JobDir
+from t2m.pipeline.store import Entry
 
 CONFIGS = [("t2t", 0.5, 1, 0.25, 0.60, 3.0, 40.0), ("lowprob", 0.3, 1, 0.25, 0.70, 5.0, 48.0),
            ("lowprob", 0.5, 3, 0.5, 0.65, 9.0, 60.0), ("logitdiff", 0.2, 1, 1.0, 0.45, 2.0, 42.0),
@@ -29,24 +31,33 @@ def records_of(acc, mods=0.0, fwd=10.0, n=N):
              "output_tokens": 30, "decode_share_s": 0.1} for i in range(n)]  # fmt: skip
 
 
+def view(job, key, records, ids, config):
+    """A job directory's view of a store entry holding `records` (as the task leaves it)."""
+    entry = Entry(job.parent / "store", key)
+    with entry.claim():
+        entry.append(records)
+    JobDir(job).begin(entry, ids, OmegaConf.to_yaml(config), {})
+
+
 def fake_sweep(root, partial=True, configs=CONFIGS, dataset="arith100"):
-    """Job directories as t2m.sweep leaves them: samples.jsonl and summary.json per finished
-    configuration and, for a killed one, only config.yaml and samples.jsonl."""
+    """Job directories as t2m.sweep leaves them: a view of the store and summary.json per finished
+    configuration and, for a killed one, only its view (store.json pointing at an entry with 1 of 2 samples)."""
     for num, (strategy, tau, c, rho, acc, mods, fwd) in enumerate(configs):
         job = root / f"{num}_{strategy}_tau{tau}_c{c}_rho{rho}"
         job.mkdir(parents=True)
         records = records_of(acc, mods, fwd)
-        RunStore(job, {"k": num}).append(records)
+        config = {"strategy": strategy, "tau": tau, "c_max": c, "rho_max": rho, "threshold": 0.7, "experiment": "unit",
+                  "model": {"name_or_path": "fake"}, "dataset": {"name": dataset}}  # fmt: skip
+        view(job, {"k": num, "dataset": dataset}, records, [r["id"] for r in records], config)
         summary = {"strategy": strategy, "tau": tau, "c_max": c, "rho_max": rho, "threshold": 0.7, "experiment": "unit", "model": "fake",
                    "dataset": dataset, **summarize(records, N), "repro": {"device": "cpu"}}  # fmt: skip
         (job / "summary.json").write_text(json.dumps(summary))
     killed = root / f"{len(configs)}_none_tau0.0_c1_rho0.25"
     if partial:
-        killed.mkdir()
-        (killed / "config.yaml").write_text(OmegaConf.to_yaml({"strategy": "none", "tau": 0.0, "c_max": 1, "rho_max": 0.25, "threshold": 0.7,
-                                                               "experiment": "unit", "model": {"name_or_path": "fake"}, "dataset": {"name": dataset}}))  # fmt: skip
-        RunStore(killed, {"k": 1}).append([{"id": "p0", "correct": True, "strict_correct": False, "modifications": 0,
-                                            "t2t_edits": 0, "remasks": 0, "forwards": 30, "output_tokens": 28}])  # fmt: skip
+        config = {"strategy": "none", "tau": 0.0, "c_max": 1, "rho_max": 0.25, "threshold": 0.7, "experiment": "unit",
+                  "model": {"name_or_path": "fake"}, "dataset": {"name": dataset}}  # fmt: skip
+        view(killed, {"k": "killed", "dataset": dataset}, [{"id": "p0", "correct": True, "strict_correct": False, "modifications": 0,
+                                                           "t2t_edits": 0, "remasks": 0, "forwards": 30, "output_tokens": 28}], ["p0", "p1"], config)  # fmt: skip
     (root / "wandb" / "offline-run-x" / "files").mkdir(parents=True)  # never mistaken for a job
     return root
 
@@ -222,3 +233,22 @@ def test_report_uses_the_sweeps_own_baseline(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("baseline #2   lowprob")
     assert report.main([str(sweep), "--baseline", "none"]) == 0  # the command line wins
     assert pd.read_csv(sweep / report.TABLE_CSV)["vs_baseline"].isna().all()
+
+
+def test_job_dirs_of_one_configuration_are_one_row(tmp_path):
+    """A re-run with the values in another order leaves two job directories for each configuration;
+    the table holds one row per configuration (and problem subset): the complete one, then the newest."""
+    base = {"strategy": "lowprob", "tau": 0.3, "c_max": 1, "rho_max": 0.25, "experiment": "unit", "dataset": "arith100",
+            "n": 2, "complete": True, "accuracy": 0.5, "mean_modifications": 1.0, "mean_forwards": 9.0}  # fmt: skip
+    jobs = {"0_lowprob": {**base, "fingerprint": "aaa", "subset": "s1"},
+            "3_lowprob": {**base, "fingerprint": "aaa", "subset": "s1", "accuracy": 0.75},  # same configuration, newer
+            "1_logitdiff": {**base, "strategy": "logitdiff", "fingerprint": "bbb", "subset": "s1"},
+            "2_logitdiff": {**base, "strategy": "logitdiff", "fingerprint": "bbb", "subset": "s1", "complete": False, "n": 1},
+            "4_lowprob_limit1": {**base, "fingerprint": "aaa", "subset": "s2", "n": 1}}  # other problems: its own row  # fmt: skip
+    for i, (name, summary) in enumerate(jobs.items()):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+        os.utime(tmp_path / name / "summary.json", (1e9 + i, 1e9 + i))
+    df = report.collect(tmp_path)
+    assert sorted(df["job"]) == ["1_logitdiff", "3_lowprob", "4_lowprob_limit1"]
+    assert df.set_index("job").loc["3_lowprob", "accuracy"] == 0.75 and df.set_index("job").loc["1_logitdiff", "complete"]

@@ -21,7 +21,8 @@ import pandas as pd
 
 from t2m.analysis import stats
 from t2m.pipeline import baseline as baselines
-from t2m.pipeline.store import SAMPLES, SUMMARY, atomic_write_json, read_jsonl
+from t2m.pipeline.jobdir import SUMMARY, job_records
+from t2m.pipeline.store import SAMPLES, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def add_paired(table: pd.DataFrame, results_dir: Path, spec: dict | str | None) 
             continue
         for j in (i, b):
             if j not in outcomes:
-                outcomes[j] = stats.outcomes(read_jsonl(_job_path(results_dir, rows[j]["job"]) / SAMPLES))
+                outcomes[j] = stats.outcomes(job_records(_job_path(results_dir, rows[j]["job"])))
         result = stats.compare(outcomes[i], outcomes[b])
         values = {
             "vs_baseline": "baseline" if i == b else result.verdict,

@@ -7,7 +7,10 @@ The first rebuilds, from the job directories under RESULTS_DIR (any depth), at a
 a sweep runs, or after it was killed):
 
     sweep_results.csv / .parquet   one row per configuration, with its paired comparison to the
-                                   baseline (t2m.pipeline.paired); the same goes into each summary.json
+                                   baseline (t2m.pipeline.paired; the same goes into each summary.json).
+                                   Job directories that show the same configuration (fingerprint) and
+                                   problems, e.g. after a re-run with the values in another order, are
+                                   one row (the most complete, then the newest)
     cost_vs_accuracy.png           accuracy against modifications per sample and against forward
                                    passes per sample (t2m.pipeline.plot)
 
@@ -36,11 +39,12 @@ from omegaconf import OmegaConf
 from t2m.analysis.metrics import summarize
 from t2m.analysis.stats import ALPHA
 from t2m.pipeline import baseline as baselines
+from t2m.pipeline.jobdir import CONFIG, POINTER, SUMMARY, job_records, pointed_records, read_pointer
 from t2m.pipeline.paired import COLUMNS as PAIRED_COLUMNS
 from t2m.pipeline.paired import add_paired, write_into_summaries
 from t2m.pipeline.plot import comparison, edits, pareto_front, remasks
 from t2m.pipeline.plot import png as plot
-from t2m.pipeline.store import CONFIG, SAMPLES, SUMMARY, read_jsonl
+from t2m.pipeline.store import SAMPLES, read_jsonl, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ def collect(results_dir: Path) -> pd.DataFrame:
         if row is not None:
             row["job"] = str(job.relative_to(results_dir)) if job != results_dir else "."
             rows.append(row)
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame(_one_per_configuration(rows))
     if df.empty:
         return df
     return _ordered(df)
@@ -95,10 +99,13 @@ def build(results_dir: Path, overlay: str | Path | None = None, baseline=None) -
     for line in warnings:
         log.warning(line)
     write_into_summaries(df, results_dir, spec)
-    df.to_csv(results_dir / TABLE_CSV, index=False)
-    df.to_parquet(results_dir / TABLE_PARQUET, index=False)
+    # Each file is replaced atomically: a kill while the report is written leaves the previous table
+    # and plot (or none), never a torn one; running the report again completes it.
+    write_atomically(results_dir / TABLE_CSV, lambda tmp: df.to_csv(tmp, index=False))
+    write_atomically(results_dir / TABLE_PARQUET, lambda tmp: df.to_parquet(tmp, index=False))
     ref = read_overlay(overlay) if overlay else None
-    return df, plot(df, results_dir / PLOT_PNG, ref, title=_title(df))
+    write_atomically(results_dir / PLOT_PNG, lambda tmp: plot(df, tmp, ref, title=_title(df)))
+    return df, results_dir / PLOT_PNG
 
 
 def sweep_baseline(results_dir: Path):
@@ -186,7 +193,7 @@ def diff_main(argv: list[str]) -> int:
     for name in ("before", "after"):
         if not (getattr(args, name) / SAMPLES).is_file():
             return _usage_error(f"{name}={str(getattr(args, name))!r} holds no {SAMPLES}; allowed: a job directory")
-    before, after = read_jsonl(args.before / SAMPLES), read_jsonl(args.after / SAMPLES)
+    before, after = job_records(args.before), job_records(args.after)
     table = sample_diff(before, after)
     shown = table if args.all else table[table["change"] != "unchanged"]
     out = args.out or Path(f"{args.before.resolve().name}_vs_{args.after.resolve().name}.csv")
@@ -215,7 +222,7 @@ def _usage_error(message: str) -> int:
 
 def _job_dirs(root: Path):
     seen = set()
-    for name in (SUMMARY, SAMPLES):
+    for name in (SUMMARY, POINTER, SAMPLES):
         for f in root.rglob(name):
             if not _SKIP_DIRS.intersection(f.relative_to(root).parts[:-1]):
                 seen.add(f.parent)
@@ -229,24 +236,53 @@ def _job_order(path: Path):
 
 def job_row(job: Path) -> dict | None:
     """The table row of one job directory: its summary, or (running, killed) its samples so far."""
-    if (job / SUMMARY).exists():
+    pointer = read_pointer(job)
+    summary_path = job / SUMMARY
+    if summary_path.exists():
         try:
-            summary = json.loads((job / SUMMARY).read_text())
+            summary = json.loads(summary_path.read_text())
         except ValueError:
             log.warning("%s: unreadable %s; using its samples", job, SUMMARY)
         else:
-            return _flatten(summary)
+            # A summary written before the directory was given another configuration's view is stale.
+            if pointer is None or summary.get("fingerprint") in (None, pointer.get("fingerprint")):
+                return {**_flatten(summary), "_written": summary_path.stat().st_mtime}
     # No summary yet (running, killed): the samples so far, marked incomplete.
-    records = read_jsonl(job / SAMPLES)
-    if not records or not (job / CONFIG).exists():
+    if not (job / CONFIG).exists():
+        return None  # not a job directory (a store entry, say)
+    if pointer is not None:
+        records, expected = pointed_records(job, pointer), len(pointer.get("problems") or [])
+    else:  # a job directory from before the store: its own samples file
+        records, expected = read_jsonl(job / SAMPLES), None
+    if not records:
         return None
     cfg = OmegaConf.to_container(OmegaConf.load(job / CONFIG))
     row = {k: cfg.get(k) for k in baselines.DECODE_KEYS if k in cfg}
     model = (cfg.get("model") or {}).get("name_or_path") or "bundled:tiny-dllm"  # as the task writes it into summary.json
     row.update(experiment=cfg.get("experiment"), model=model, dataset=(cfg.get("dataset") or {}).get("name"))
-    row.update(_flatten(summarize(records)))
-    row["complete"] = False
+    row.update(_flatten(summarize(records, expected)))
+    if pointer is not None:
+        row.update(fingerprint=pointer.get("fingerprint"), subset=pointer.get("subset"))
+    row["complete"] = False if expected is None else row["complete"]
+    row["_written"] = (job / CONFIG).stat().st_mtime
     return row
+
+
+def _one_per_configuration(rows: list[dict]) -> list[dict]:
+    """Rows of job directories that show the same configuration (fingerprint) on the same problems
+    (subset) collapse into one: the most complete, then the most recently written. Rows without a
+    fingerprint (older layouts) stay as they are. Order: where each configuration first appears."""
+    best: dict = {}
+    order: list = []
+    for i, row in enumerate(rows):
+        key = (row.get("fingerprint"), row.get("subset")) if row.get("fingerprint") else ("row", i)
+        rank = (bool(row.get("complete")), row.get("n") or 0, row.get("_written", 0))
+        if key not in best:
+            order.append(key)
+            best[key] = (rank, row)
+        elif rank > best[key][0]:
+            best[key] = (rank, row)
+    return [{k: v for k, v in best[key][1].items() if k != "_written"} for key in order]
 
 
 def _flatten(summary: dict) -> dict:

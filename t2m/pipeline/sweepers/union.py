@@ -12,10 +12,11 @@ C_max or rho_max), so a named sweep lists its grids in `hydra.sweeper.grids`:
 
 Each grid is expanded like a command line; every override actually given on the command line is
 applied to every grid (replacing that key where the grid sets it); the union is run in grid order.
-With no grids this is exactly the basic sweeper. Before anything is launched, every job's config is
-composed once: composition errors and invalid decoding values stop the sweep before a model loads,
-and jobs whose composed configs are identical (e.g. `strategy=t2t` and `strategy=t2t tau=0.5`) run
-once.
+With no grids this is exactly the basic sweeper. Before anything is launched (before the sweep
+directory exists), every job's config is composed once and checked like a single run's (values, keys,
+dataset file, model directory, results directories: `t2m.pipeline.preflight`), so a bad input stops the
+sweep with one line before a model loads or a file is written; jobs whose composed configs are
+identical (e.g. `strategy=t2t` and `strategy=t2t tau=0.5`) run once.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from t2m.pipeline import baseline
-from t2m.pipeline.validate import ConfigError, check
+from t2m.pipeline.preflight import preflight
+from t2m.pipeline.validate import ConfigError, absolute, check
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,7 @@ class UnionSweep:
         for job in jobs:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
             check(cfg)
+            preflight(cfg, absolute(self.config.hydra.sweep.dir))  # cached: the dataset and model are read once
             with open_dict(cfg):
                 del cfg["hydra"]  # job numbers and output dirs differ by construction
             body = OmegaConf.to_container(cfg, resolve=True)
