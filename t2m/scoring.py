@@ -47,8 +47,8 @@ def _normalize(text: str) -> str:
     return re.sub(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"\1/\2", text)
 
 
-def _boxed_contents(text: str) -> list[str]:
-    """The contents of every `\\boxed{...}` (or `\\fbox{...}`), braces balanced, in order."""
+def _boxed_contents(text: str) -> list[tuple[int, str]]:
+    """(where it starts, its contents) of every `\\boxed{...}` (or `\\fbox{...}`), braces balanced, in order."""
     out = []
     for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
         depth, i = 1, m.end()
@@ -56,7 +56,7 @@ def _boxed_contents(text: str) -> list[str]:
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             i += 1
         if depth == 0:
-            out.append(text[m.end(): i - 1])
+            out.append((m.start(), text[m.end(): i - 1]))
     return out
 
 
@@ -68,24 +68,37 @@ def extract_answer(text: str, strict: bool = False) -> str | None:
     """The final answer in a model's output as written (e.g. "1,450,000", "3/4", "-3", "12%"), or None."""
     if not text:
         return None
-    text = _normalize(text)
+    found = _stated_answer(_normalize(text))
+    if found is not None:
+        return found[1]
+    if strict:
+        return None
+    numbers = _ANSWER.findall(_normalize(text))
+    return _clean(numbers[-1]) if numbers else None
 
-    for content in reversed(_boxed_contents(text)):
+
+def split_answer(text: str) -> tuple[str, str | None]:
+    """(the reasoning before the stated answer, the stated answer) of a normalized output; a stated
+    answer is one behind a marker (strict extraction). Without one: (the whole text, None)."""
+    text = _normalize(text or "")
+    found = _stated_answer(text)
+    return (text, None) if found is None else (text[: found[0]], found[1])
+
+
+def _stated_answer(text: str) -> tuple[int, str] | None:
+    """(where the marker starts, the answer) of the first marker kind present, its last occurrence."""
+    for start, content in reversed(_boxed_contents(text)):
         m = _ANSWER.search(_normalize(content))
         if m:
-            return _clean(m.group())
+            return start, _clean(m.group())
 
     for marker in _MARKERS:
         for found in reversed(list(marker.finditer(text))):
             rest = text[found.end():].split("\n", 1)[0]  # the number must be on the marker's line
             m = _ANSWER.search(rest)
             if m:
-                return _clean(m.group())
-
-    if strict:
-        return None
-    numbers = _ANSWER.findall(text)
-    return _clean(numbers[-1]) if numbers else None
+                return found.start(), _clean(m.group())
+    return None
 
 
 def to_number(answer: str) -> tuple[Fraction, bool] | None:
@@ -117,14 +130,17 @@ def _readings(answer: str) -> list[Fraction]:
     return [value, value / 100] if percent else [value]
 
 
-def is_correct(text: str, gold: str, strict: bool = False) -> bool:
-    """Whether the answer extracted from `text` equals `gold` (numerically when both are numbers)."""
-    pred = extract_answer(text, strict=strict)
-    if pred is None:
-        return False
+def same_answer(pred: str, gold: str) -> bool:
+    """Whether two answers as written are equal (numerically when both are numbers)."""
     gold = str(gold).strip()
     pred_values, gold_values = _readings(pred), _readings(gold)
     if pred_values and gold_values:
         return any(_close(p, g) for p in pred_values for g in gold_values)
     # A non-numeric gold (rare: a word answer) can only match the same text.
     return _clean(pred).rstrip(".") == _clean(_normalize(gold)).rstrip(".")
+
+
+def is_correct(text: str, gold: str, strict: bool = False) -> bool:
+    """Whether the answer extracted from `text` equals `gold` (numerically when both are numbers)."""
+    pred = extract_answer(text, strict=strict)
+    return pred is not None and same_answer(pred, gold)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, cli_env
+from t2m.pipeline.jobdir import job_records
 
 pytestmark = pytest.mark.slow
 SMALL = ("dataset.limit=4", "gen_length=32", "batch_size=4")
@@ -30,15 +31,22 @@ def test_own_strategy_runs_like_a_builtin(t2m_cli, project):
     sweep = project / "sweep"
     p = t2m_cli("--config-dir", "myconf", "-m", "strategy=random_remask,lowprob", *SMALL, f"hydra.sweep.dir={sweep}", check=True)
     jobs = sorted(d for d in sweep.iterdir() if d.is_dir() and d.name[0].isdigit())
-    assert [d.name for d in jobs] == ["0_random_remask_tau0.05_c1_rho0.25", "1_lowprob_tau0.3_c1_rho0.25"]
-    summary = json.loads((jobs[0] / "summary.json").read_text())
+    # The sweep runs the T2T baseline too (its registry entry says baseline=True): the others are compared with it.
+    assert [d.name for d in jobs] == ["0_t2t_tau0.5_c1_rho0.25", "1_random_remask_tau0.05_c1_rho0.25", "2_lowprob_tau0.3_c1_rho0.25"]
+    summary = json.loads((jobs[1] / "summary.json").read_text())
     assert (summary["strategy"], summary["tau"], summary["unmasking"], summary["attention"]) == ("random_remask", 0.05, "threshold", "reference")
-    samples = [json.loads(line) for line in (jobs[0] / "samples.jsonl").read_text().splitlines()]
+    samples = job_records(jobs[1])
     assert len(samples) == 4 and sum(s["remasks"] for s in samples) > 0 and all(s["t2t_edits"] == 0 for s in samples)
     assert "random_remask tau=0.05 c_max=1 rho_max=0.25 | acc" in p.stdout + p.stderr
     table = pd.read_csv(sweep / "sweep_results.csv")
-    assert list(table["strategy"]) == ["random_remask", "lowprob"] and (sweep / "cost_vs_accuracy.png").exists()
-    assert len(list((sweep / "wandb").glob("offline-run-*"))) == 3  # two configurations and the sweep
+    assert list(table["strategy"]) == ["t2t", "random_remask", "lowprob"] and (sweep / "cost_vs_accuracy.png").exists()
+    assert list(table["vs_baseline"])[0] == "baseline" and table["baseline_job"].nunique() == 1  # compared with the T2T run
+    assert len(list((sweep / "wandb").glob("offline-run-*"))) == 4  # three configurations and the sweep
+    # The report, run on its own, imports the jobs' plugins: a strategy of your own can be the baseline.
+    r = subprocess.run([sys.executable, "-m", "t2m.report", str(sweep), "--baseline", "{strategy:random_remask}"],
+                       cwd=project, env=cli_env(project), capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert pd.read_csv(sweep / "sweep_results.csv").set_index("strategy").at["random_remask", "vs_baseline"] == "baseline"
 
 
 def test_own_unmasking_policy_and_strategy_together(t2m_cli, project):
@@ -67,5 +75,5 @@ def test_job_processes_import_the_plugins_too(t2m_cli, project):
     sweep = project / "sweep"
     t2m_cli("--config-dir", "myconf", "-m", "strategy=random_remask", "dataset.limit=2", "gen_length=32", "tracker=none",
             "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}", check=True)  # fmt: skip
-    (summary,) = sweep.glob("*/summary.json")
-    assert json.loads(summary.read_text())["strategy"] == "random_remask"
+    summaries = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
+    assert sorted(s["strategy"] for s in summaries) == ["random_remask", "t2t"]  # and the T2T baseline it is compared with

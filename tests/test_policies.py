@@ -101,3 +101,30 @@ def test_the_model_may_propose_the_mask_token():
     r = decode(scripted_model(script), [[1, 2, 3, 4]], DecodeConfig(strategy="t2t", block_length=4, gen_length=4, eos_early_stop=False), trajectory=True)[0]
     assert r.t2t_edits == 1 and r.tokens == [0, 1, 2, 3]
     assert [(e["step"], e["event"], e["token"]) for e in r.trajectory if e["position"] == 0] == [(1, "fill", 0), (2, "edit", MASK), (3, "fill", 0)]
+
+
+def test_only_one_strategy_is_the_default_baseline(scratch_registry):
+    assert registry.baseline_strategy() == "t2t"
+    with pytest.raises(ValueError, match=r"strategy 'mine': baseline=True, but 't2t' is already the baseline; .*baseline=\{strategy:mine\}"):
+        register_strategy("mine", remasks=True, default_tau=0.1, baseline=True)
+
+
+def test_editing_your_own_policy_starts_a_new_store_entry(scratch_registry, tmp_path, monkeypatch):
+    """The store key holds a digest of a plugin policy's source, as it does of t2m's decoder."""
+    import importlib
+
+    from t2m.pipeline.provenance import plugin_code
+
+    source = tmp_path / "mine_policy.py"
+    source.write_text("from t2m.decoding import register_strategy\n\n"
+                      "@register_strategy('mine', remasks=True, default_tau=0.1)\n"
+                      "def mine(view):\n    return view.p_old < view.tau, view.p_old\n")  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("mine_policy")
+    try:
+        first = plugin_code(DecodeConfig(strategy="mine"))
+        source.write_text(source.read_text() + "# a change\n")
+        assert first["strategy"].startswith("mine_policy:") and plugin_code(DecodeConfig(strategy="mine")) != first
+    finally:
+        __import__("sys").modules.pop("mine_policy", None)
+    assert plugin_code(DecodeConfig(strategy="lowprob")) == {}  # built-ins are in the code digest already

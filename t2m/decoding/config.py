@@ -43,12 +43,15 @@ class DecodeConfig:
         registry.unmasking(self.unmasking)
         if self.attention not in ATTENTION:
             raise ValueError(f"attention={self.attention!r} is unknown; allowed: {', '.join(ATTENTION)}")
+        tau_context = f" for strategy={self.strategy}" if entry.tau_range != (0.0, 1.0) else ""
+        if self.tau is not None:  # before editing_threshold: for T2T the config ties that one to tau
+            _check_range("tau", self.tau, *entry.tau_range, context=tau_context)
         if self.editing_threshold is None:
             object.__setattr__(self, "editing_threshold", registry.strategy("t2t").default_tau)
         _check_range("editing_threshold", self.editing_threshold, 0.0, 1.0)
         if self.tau is None:  # T2T's tau is LLaDA2.1's editing threshold
             object.__setattr__(self, "tau", self.editing_threshold if self.strategy == "t2t" else entry.default_tau)
-        _check_range("tau", self.tau, *entry.tau_range, context=f" for strategy={self.strategy}" if entry.tau_range != (0.0, 1.0) else "")
+            _check_range("tau", self.tau, *entry.tau_range, context=tau_context)
         if self.c_max is not None and (isinstance(self.c_max, bool) or not _is_number(self.c_max) or int(self.c_max) != self.c_max or self.c_max < 1):
             raise ValueError(f"c_max={self.c_max!r} is invalid; allowed: an integer >= 1, or None for unbounded")
         if self.c_max is not None:

@@ -86,7 +86,7 @@ class Strategy:
     tau_range: tuple[float, float] = (0.0, 1.0)  # allowed tau, both ends included
     needs_previous_step: bool = False  # abstains on a block's first editable step (LogitDiff)
     needs: frozenset = frozenset()  # optional StepView fields it reads (entropy, margin)
-    baseline: bool = False  # the reference point of a sweep's plot and report (T2T)
+    baseline: bool = False  # what `baseline: null` compares every configuration with (T2T; only one may say so)
 
     @property
     def description(self) -> str:
@@ -116,6 +116,9 @@ def register_strategy(name: str, *, remasks: bool, default_tau: float, tau_range
     """Decorator: register `fn(view) -> (flags, score)` as the edit policy `strategy=name`
     (decorate None for a strategy without an edit phase)."""
     lo, hi = tau_range
+    if baseline and any(s.baseline and s.name != name for s in STRATEGIES.values()):
+        raise ValueError(f"strategy {name!r}: baseline=True, but {baseline_strategy()!r} is already the baseline; "
+                         f"compare with yours by setting baseline={{strategy:{name}}} in the config instead")  # fmt: skip
     if not lo <= default_tau <= hi:
         raise ValueError(f"strategy {name!r}: default_tau={default_tau} is outside its tau_range [{lo}, {hi}]")
     needs = _needs(name, needs)
@@ -151,6 +154,11 @@ def unmasking(name: str) -> Unmasking:
     if name not in UNMASKING:
         raise ValueError(f"unmasking={name!r} is unknown; allowed: {', '.join(sorted(UNMASKING))} ({PLUGIN_HINT})")
     return UNMASKING[name]
+
+
+def baseline_strategy() -> str:
+    """The strategy every other one is compared with unless a config says otherwise (T2T)."""
+    return next(s.name for s in STRATEGIES.values() if s.baseline)
 
 
 def load_plugins(modules: Iterable[str], search_dir: str | None = None) -> None:
