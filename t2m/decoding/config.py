@@ -40,7 +40,7 @@ class DecodeConfig:
         from t2m.decoding import registry  # late: the registry imports torch, this module must not
 
         entry = registry.strategy(self.strategy)
-        registry.unmasking(self.unmasking)
+        m2t = registry.unmasking(self.unmasking)
         if self.attention not in ATTENTION:
             raise ValueError(f"attention={self.attention!r} is unknown; allowed: {', '.join(ATTENTION)}")
         tau_context = f" for strategy={self.strategy}" if entry.tau_range != (0.0, 1.0) else ""
@@ -58,6 +58,8 @@ class DecodeConfig:
             object.__setattr__(self, "c_max", int(self.c_max))
         _check_range("rho_max", self.rho_max, 0.0, 1.0, lo_open=True)
         _check_range("threshold", self.threshold, 0.0, 1.0)
+        if m2t.check is not None:
+            m2t.check(self)
         if self.steps is not None:
             _check_int("steps", self.steps, 1)
         _check_int("block_length", self.block_length, 1)
