@@ -172,7 +172,7 @@ def test_resume_after_a_kill_loses_and_repeats_nothing(t2m_cli, tmp_path):
 
 
 BAD = [
-    (["strategy=foo"], "strategy=foo is unknown; allowed: logitdiff, lowprob, none, t2t, t2t_remask"),
+    (["strategy=foo"], "strategy=foo is unknown; allowed: logitdiff, lowprob, none, t2t, t2t_remask, wino"),
     (["tau=1.5"], "tau=1.5 is out of range; allowed: a number in [0, 1]"),
     (["rho_max=0"], "rho_max=0 is out of range; allowed: a number in (0, 1]"),
     (["c_max=0"], "c_max=0 is invalid; allowed: an integer >= 1"),

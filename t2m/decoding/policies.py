@@ -65,3 +65,4 @@ def low_confidence(v):
 # ---- the neighbouring methods (their own files) ---------------------------------------------------
 
 from t2m.decoding import wino as _wino  # noqa: E402,F401  WINO: wide-in drafting, narrow-out verification
+from t2m.decoding import learned as _learned  # noqa: E402,F401  a learned unmasking policy (t2m.policy.train)
