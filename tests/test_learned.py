@@ -98,3 +98,11 @@ def test_the_command_line_names_a_missing_policy_file(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
     assert "unmasking_path=" in proc.stderr and "such-policy.pt' does not exist" in proc.stderr
     assert not (tmp_path / "r").exists()  # refused before anything was written
+
+
+def test_rows_of_other_policies_never_load_their_path(bundled, tmp_path):
+    """unmasking_path is read only by `learned`: a threshold row beside a learned one may name anything."""
+    prompts = [build_prompt(p, PROMPT_TEMPLATES["arith100"], bundled.tokenizer) for p in load_problems("arith100", limit=2)]
+    configs = [DecodeConfig(unmasking="learned", gen_length=64), DecodeConfig(unmasking_path=str(tmp_path / "nope.pt"), gen_length=64)]
+    mixed = decode(bundled, prompts, configs)
+    assert mixed[1].tokens == decode(bundled, prompts[1:], DecodeConfig(gen_length=64))[0].tokens

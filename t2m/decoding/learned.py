@@ -70,6 +70,7 @@ class Policy:
 
 
 _LOADED: dict[str, tuple[tuple, Policy]] = {}
+_NOT_MINE = object()  # the path of a row that uses another unmasking policy
 
 
 def save(net: UnmaskingNet, path, info: dict | None = None) -> None:
@@ -127,9 +128,10 @@ def check(config) -> None:
 @register_unmasking("learned", check=check)
 def learned(v):
     """A learned policy (t2m.policy.train): a one-layer transformer over the block's confidences commits masked positions with logit > 0; at least one."""
-    paths = v.setting("unmasking_path")
+    mine_rows = [name == "learned" for name in v.setting("unmasking")]  # other rows' paths are never read
+    paths = [p if m else _NOT_MINE for p, m in zip(v.setting("unmasking_path"), mine_rows)]
     fill = torch.zeros_like(v.masked)
-    for path in sorted(set(paths), key=str):
+    for path in sorted(set(paths) - {_NOT_MINE}, key=str):
         mine = torch.tensor([p == path for p in paths], device=v.masked.device)[:, None]
         fill |= _select(policy_at(path), v) & mine
     return fill
