@@ -198,7 +198,7 @@ BAD = [
     Bad("dataset-unknown", ["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"),
     Bad("model-unknown", ["model=foo"], "model=foo is unknown; allowed: llada2_1_mini, llada_8b, tiny"),
     Bad("tracker-unknown", ["tracker=foo"], "tracker=foo is unknown; allowed: none, wandb_offline, wandb_online"),
-    Bad("named-sweep-unknown", ["-m", "sweep=nope"], "sweep=nope is unknown; allowed: paper_ablation, quick"),
+    Bad("named-sweep-unknown", ["-m", "sweep=nope"], "sweep=nope is unknown; allowed: neighbours, paper_ablation, quick"),
     Bad("key-unknown", ["nosuchkey=1"], "nosuchkey is not a config key"),
     Bad("key-added-unknown", ["+foo=1"], "foo is not a config key"),
     Bad("key-added-typo", ["+tua=0.3"], "tua is not a config key (did you mean tau?)"),

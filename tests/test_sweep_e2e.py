@@ -181,7 +181,7 @@ BAD = [
     (["dataset=cmath100", "dataset.path=missing.jsonl"], "dataset.path='missing.jsonl' does not exist"),
     (["model.dtype=float64"], "model.dtype='float64' is unknown; allowed: float32, bfloat16, float16"),
     (["-m", "tau=0.1,1.5"], "tau=1.5 is out of range"),  # a sweep stops before its first job
-    (["-m", "sweep=nope"], "sweep=nope is unknown; allowed: paper_ablation, quick"),
+    (["-m", "sweep=nope"], "sweep=nope is unknown; allowed: neighbours, paper_ablation, quick"),
     (["nosuchkey=1"], "nosuchkey is not a config key"),
     (["+foo=1"], "foo is not a config key"),
     (["gen_length=1000"], "gen_length=1000 does not fit the model"),
