@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from t2m.analysis.repair import format_table, long_table, repair_table
+from t2m.analysis.repair import format_table, long_table, repair_table, transitions
 from t2m.pipeline import report
 from t2m.pipeline.jobdir import job_records
 
@@ -71,6 +71,8 @@ if len(repair):
     before, after = job_records(results_dir / best["baseline_job"]), job_records(results_dir / best["job"])
     print(f"{best['job']} vs {best['baseline_job']}")
     print(format_table(repair_table(before, after)))
+    print("\nfrom class under the baseline (rows) to class under the configuration (columns):")
+    print(transitions(before, after).to_string())
 
 # %% [markdown]
 # ## Diversity under sampling

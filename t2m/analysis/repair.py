@@ -5,6 +5,7 @@ paper's Table 2).
     class_counts(records)                   ->  {class: count}
     repair_table(baseline, records)         ->  DataFrame, one row per error class
     repair_columns(baseline, records)       ->  the same as flat columns for the sweep table
+    transitions(baseline, records)          ->  baseline class x configuration class, problem counts
 
 Per error class of `t2m.analysis.errors` (last_mile, reasoning, no_answer), on the problems both hold:
 
@@ -70,6 +71,19 @@ def repair_table(baseline: Iterable[Mapping], records: Iterable[Mapping]) -> pd.
     total.update({"class": "total", "share": 1.0 if n_errors else float("nan"),
                   "repair_rate": total["repaired"] / total["baseline_errors"] if total["baseline_errors"] else float("nan")})  # fmt: skip
     return pd.DataFrame(rows + [total], columns=TABLE_COLUMNS)
+
+
+def transitions(baseline: Iterable[Mapping], records: Iterable[Mapping]) -> pd.DataFrame:
+    """How many problems went from each class under the baseline (rows) to each class under the
+    configuration (columns): repairs are the `correct` column, breaks the `correct` row."""
+    before = {str(r["id"]): error_class(r) for r in baseline}
+    pairs = [(before[str(r["id"])], error_class(r)) for r in records if str(r["id"]) in before]
+    classes = ["correct", *ERRORS]
+    table = pd.DataFrame(0, index=pd.Index(classes, name="baseline"), columns=pd.Index(classes, name="configuration"))
+    for b, a in pairs:
+        if b in classes and a in classes:
+            table.at[b, a] += 1
+    return table
 
 
 def repair_columns(baseline: Iterable[Mapping], records: Iterable[Mapping]) -> dict:

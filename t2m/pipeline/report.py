@@ -158,12 +158,12 @@ def describe(df: pd.DataFrame, max_listed: int = 10) -> str:
             paired_on = f"{int(n.min())}" if n.min() == n.max() else f"{int(n.min())}-{int(n.max())}"
             lines.append(f"paired   vs #{i} on {paired_on} problems (exact McNemar p < {ALPHA}): {counts.get('better', 0)} better, "
                          f"{counts.get('worse', 0)} worse, {counts.get('n.s.', 0)} not significant")  # fmt: skip
-    lines += _repair_lines(df, verdicts) + _sampling_lines(df)
     for kind in ("better", "worse"):
         rows = df[verdicts == kind].sort_values("mcnemar_p")
         lines += [f"{kind:<8} {_line(i, rows.loc[i])}" for i in rows.index[:max_listed]]
         if len(rows) > max_listed:
             lines.append(f"{kind:<8} ... and {len(rows) - max_listed} more (sweep_results.csv, column vs_baseline)")
+    lines += _repair_lines(df, verdicts) + _sampling_lines(df)
     ok = acc.notna() & df["mean_forwards"].notna()
     for i in pareto_front(df.loc[ok, "mean_forwards"].astype(float), acc[ok]):
         lines.append(f"pareto   {_line(i, df.loc[i])}")
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
 def diff_main(argv: list[str]) -> int:
     """`python -m t2m.report diff BEFORE AFTER`: the per-problem diff of two job directories."""
     from t2m.analysis.diff import CHANGES, sample_diff
-    from t2m.analysis.repair import format_table, repair_table
+    from t2m.analysis.repair import format_table, repair_table, transitions
     from t2m.analysis.stats import compare, outcomes
 
     ap = argparse.ArgumentParser(prog="python -m t2m.report diff", description="What changed, problem by problem, from one "
@@ -272,6 +272,7 @@ def diff_main(argv: list[str]) -> int:
         for _, r in table[table["change"] == kind].head(5).iterrows():
             print(f"  {kind:<6} {r['id']}: gold {r['gold']}, answer {r['before_answer']} -> {r['after_answer']}")
     print(textwrap.indent(format_table(repair_table(before, after)), "  "))
+    print(textwrap.indent("from class (rows) to class (columns):\n" + transitions(before, after).to_string(), "  "))
     print(f"{len(shown)} rows -> {out}")
     return 0
 
