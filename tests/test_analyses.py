@@ -241,3 +241,11 @@ def test_notebooks_execute(sweep, tmp_path):
     assert (tmp_path / "cost_vs_accuracy.png").exists()
     assert len(list(tmp_path.glob("trajectory_*.png"))) == 1
     assert not math.isnan(pd.read_csv(d / "sweep_results.csv")["pass@1"].iloc[0])
+
+
+def test_trajectory_ids_outside_the_run_are_one_line(t2m_cli, tmp_path):
+    p = t2m_cli("dataset.limit=5", "trajectory=[arith100-0001,arith100-0042]", "tracker=none")
+    assert p.returncode == 2 and p.stderr.strip().splitlines() == [
+        "t2m.sweep: trajectory names problem(s) this run does not decode: arith100-0042; "
+        "allowed: ids of arith100 within dataset.limit, e.g. arith100-0000, arith100-0001"]
+    assert not (tmp_path / "results").exists()

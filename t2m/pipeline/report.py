@@ -187,11 +187,12 @@ def _repair_lines(df: pd.DataFrame, verdicts: pd.Series) -> list[str]:
         n_errors = sum(counts.values())
         spread = ", ".join(f"{v} {c}" + (f" ({100 * v / n_errors:.0f}%)" if n_errors else "") for c, v in counts.items())
         lines.append(f"errors   #{i} (baseline) {n_errors} wrong: {spread}")
-        best = mine.sort_values(["repaired_last_mile", "broken_last_mile"], ascending=[False, True]).iloc[0]
+        ranked = mine.assign(_lm=mine["repaired_last_mile"], _all=mine["fixed"], _broken=mine["broken"])
+        best = ranked.sort_values(["_lm", "_all", "_broken"], ascending=[False, False, True]).iloc[0]
         j = mine.index[mine["job"] == best["job"]][0]
         repaired = ", ".join(f"{int(best[f'repaired_{c}'])}/{counts[c]} {c}" for c in classes)
         broken = sum(int(best[f"broken_{c}"]) for c in classes)
-        lines.append(f"repair   #{j} repairs most last-mile errors: {repaired}; breaks {broken} (python -m t2m.report repair)")
+        lines.append(f"repair   #{j} repairs most (last-mile first): {repaired}; breaks {broken} (python -m t2m.report repair)")
     return lines
 
 

@@ -4,7 +4,9 @@ A job checks its config, loads the model (once per process: the basic launcher r
 sweep in this process and reuses it), finds its configuration's entry in the result store by
 fingerprint, takes the entry's lock, decodes only the problems the entry does not hold yet in chunks
 of `batch_size` rows (appending each finished chunk), and writes its job directory's view, a W&B run
-and one summary line. Errors a user can fix end as one line (`t2m.pipeline.cli`); `PROGRESS` tells the
+and one summary line. With `samples_per_prompt=k` a configuration is k entries, one per sample seed,
+decoded together; with `trajectory=` the decoding events of the problems asked for are stored in
+their entries too (`t2m.pipeline.trajectory`). Errors a user can fix end as one line (`t2m.pipeline.cli`); `PROGRESS` tells the
 command line what was kept if the job is interrupted.
 """
 
@@ -167,7 +169,13 @@ def _sampling_summary(entries, ids) -> dict:
 
     per_entry = [{r["id"]: r for r in e.records(ids)} for e in entries]
     groups = {i: [by_id[i] for by_id in per_entry if i in by_id] for i in ids}
-    return summarize_samples({i: g for i, g in groups.items() if len(g) == len(entries)})
+    every = [r for g in groups.values() for r in g]
+    wall = sum(r.get("decode_share_s", 0.0) for r in every)
+    return {
+        **summarize_samples({i: g for i, g in groups.items() if len(g) == len(entries)}),
+        "wall_time_s": wall,  # all k samples' decoding, not only sample 0's
+        "tokens_per_s": sum(r["output_tokens"] for r in every) / wall if wall > 0 else None,
+    }
 
 
 def decode_missing(lm, problems, prompts, configs_and_entries, batch_size: int, label: str, trajectories: set[str] = frozenset()) -> None:
@@ -198,10 +206,12 @@ def decode_missing(lm, problems, prompts, configs_and_entries, batch_size: int, 
         for c in range(n_chunks):
             chunk = todo[c * len(todo) // n_chunks : (c + 1) * len(todo) // n_chunks]  # even chunks, no tiny tail
             t0 = time.perf_counter()
+            all_new = all(new for _, _, new, _ in chunk)  # else rows decoded again for a trajectory would count
             results = decode(lm, [prompts[i] for _, i, _, _ in chunk], [configs_and_entries[j][0] for j, _, _, _ in chunk],
-                             batch_size=batch_size, trajectory=[t for *_, t in chunk], progress=lambda n: None)  # fmt: skip
+                             batch_size=batch_size, trajectory=[t for *_, t in chunk], progress=bar.update if all_new else None)  # fmt: skip
             share = (time.perf_counter() - t0) / len(chunk)
-            bar.update(sum(new for _, _, new, _ in chunk))
+            if not all_new:
+                bar.update(sum(new for _, _, new, _ in chunk))
             for j, (dcfg, entry) in enumerate(configs_and_entries):
                 mine = [(i, new, traj, r) for (jj, i, new, traj), r in zip(chunk, results) if jj == j]
                 entry.append(sample_record(lm, problems[i], prompts[i], r, share) for i, new, _, r in mine if new)
