@@ -86,3 +86,15 @@ sampling = ["job", "strategy", "tau", "temperature", "samples_per_prompt", "pass
             "distinct_answers", "distinct_2", "edit_distance"]  # fmt: skip
 sampled = table[table["pass@k"].notna()] if "pass@k" in table else pd.DataFrame(columns=sampling)
 sampled[[c for c in sampling if c in sampled]]
+
+# %% [markdown]
+# The answers of a few problems' samples, for the first sampled configuration (sample 0 first).
+
+# %%
+from t2m.pipeline.jobdir import sample_groups
+
+if len(sampled):
+    groups = sample_groups(results_dir / sampled["job"].iloc[0])
+    answers = pd.DataFrame([{"id": pid, "gold": samples[0]["gold"], "answers": [s["extracted"] for s in samples],
+                             "right": sum(bool(s["correct"]) for s in samples)} for pid, samples in groups.items()])  # fmt: skip
+    print(answers.head(8).to_string(index=False))
