@@ -202,6 +202,10 @@ def test_report_repair_and_trajectory_commands(sweep, tmp_path, capsys):
     assert main(["repair", str(d)]) == 0
     out = capsys.readouterr().out
     assert "last_mile" in out and "baseline errors" in out
+    assert main([str(d)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("errors   #0 (baseline)") for line in lines) and any(line.startswith("repair   ") for line in lines)
+    assert sum(line.startswith("sampling #") and "k=3: pass@1" in line for line in lines) == 2
     jobs = sorted(p.parent.name for p in d.glob("*/summary.json"))
     png = tmp_path / "side_by_side.png"
     assert main(["trajectory", str(d / jobs[0]), "--id", IDS[1], "--vs", str(d / jobs[1]), "--sample", "2", "--out", str(png)]) == 0
