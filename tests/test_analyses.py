@@ -253,3 +253,14 @@ def test_trajectory_ids_outside_the_run_are_one_line(t2m_cli, tmp_path):
         "t2m.sweep: trajectory names problem(s) this run does not decode: arith100-0042; "
         "allowed: ids of arith100 within dataset.limit, e.g. arith100-0000, arith100-0001"]
     assert not (tmp_path / "results").exists()
+
+
+def test_samples_per_prompt_is_part_of_the_baseline_context():
+    from t2m.pipeline.baseline import assign, missing_jobs
+
+    rows = [{"strategy": "t2t", "samples_per_prompt": 1}, {"strategy": "t2t", "samples_per_prompt": 4},
+            {"strategy": "lowprob", "samples_per_prompt": 4}, {"strategy": "lowprob"}]  # the last: a row from before the key
+    base_of, warnings = assign(rows, {"strategy": "t2t"})
+    assert base_of == [0, 1, 1, 0] and warnings == []
+    jobs = [(["strategy=lowprob", "samples_per_prompt=4"], {"strategy": "lowprob", "samples_per_prompt": 4})]
+    assert missing_jobs({"strategy": "t2t"}, jobs) == [["samples_per_prompt=4", "strategy=t2t"]]

@@ -123,8 +123,8 @@ def _by_job(table, rows, results_dir: Path, job: str):
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         rows = rows + [_plain_row(row)]
         b = len(rows) - 1
-    ctx = {k: rows[b].get(k) for k in baselines.CONTEXT_KEYS}
-    base_of = [b if all(baselines.same_value(r.get(k), v) for k, v in ctx.items()) else None for r in rows]
+    ctx = {k: baselines.context_value(rows[b], k) for k in baselines.CONTEXT_KEYS}
+    base_of = [b if all(baselines.context_value(r, k) == v for k, v in ctx.items()) else None for r in rows]
     skipped = base_of.count(None)
     warnings = [f"baseline={job}: {skipped} configurations of another model or dataset are not compared"] if skipped else []
     return table, rows, base_of, warnings

@@ -405,7 +405,8 @@ def job_row(job: Path) -> dict | None:
     cfg = OmegaConf.to_container(OmegaConf.load(job / CONFIG))
     row = {k: cfg.get(k) for k in baselines.DECODE_KEYS if k in cfg}
     model = (cfg.get("model") or {}).get("name_or_path") or "bundled:tiny-dllm"  # as the task writes it into summary.json
-    row.update(experiment=cfg.get("experiment"), model=model, dataset=(cfg.get("dataset") or {}).get("name"))
+    row.update(experiment=cfg.get("experiment"), model=model, dataset=(cfg.get("dataset") or {}).get("name"),
+               samples_per_prompt=cfg.get("samples_per_prompt", 1))  # fmt: skip
     row.update(_flatten(summarize(records, expected)))
     if pointer is not None:
         row.update(fingerprint=pointer.get("fingerprint"), subset=pointer.get("subset"))
