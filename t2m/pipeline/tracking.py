@@ -33,7 +33,7 @@ _broken: str | None = None  # why W&B was switched off in this process, once it 
 _offline: str | None = None  # why an online tracker writes offline runs in this process
 _probed: set = set()  # servers found reachable in this process
 
-SAMPLE_COLUMNS = ("id", "gold", "extracted", "correct", "strict_correct", "modifications", "forwards", "output_tokens", "generation")
+SAMPLE_COLUMNS = ("id", "gold", "extracted", "correct", "strict_correct", "error_class", "modifications", "forwards", "output_tokens", "generation")
 
 
 def enabled(tracker) -> bool:
