@@ -194,7 +194,7 @@ def _repair_lines(df: pd.DataFrame, verdicts: pd.Series) -> list[str]:
         broken = sum(int(best[f"broken_{c}"]) for c in classes)
         if int(best["fixed"]) == 0:
             n_breaking = int((mine["broken"] > 0).sum())
-            lines.append(f"repair   none of the {len(mine)} configurations repairs any of #{i}'s errors; {n_breaking} break "
+            lines.append(f"repair   no configuration ({len(mine)} compared) repairs any of #{i}'s errors; {n_breaking} break "
                          f"some of its correct answers (python -m t2m.report repair)")  # fmt: skip
         else:
             lines.append(f"repair   #{j} repairs most (last-mile first): {repaired}; breaks {broken} (python -m t2m.report repair)")
