@@ -1,6 +1,11 @@
 """`python -m t2m.sweep -m search=cheaper` as a user runs it: the bundled model, the real decoder, a real
-Optuna journal; resumed after a kill, shared by two worker processes, checked before anything runs,
-opened by optuna-dashboard."""
+Optuna journal; resumed after a real kill, shared by two worker processes, checked before anything
+runs, opened by optuna-dashboard.
+
+Runs that need processes of their own (a kill, two workers, SLURM) are `python -m t2m.sweep`
+processes; the others call the same command line (`cli.main`) in this process, which saves a Python
+and torch start-up per run and keeps the model loaded between runs, as a sweep does.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,47 @@ pytestmark = pytest.mark.slow
 
 SMALL = ("dataset.limit=10", "gen_length=32")  # stages of 2, 5 and 10 problems, short answers: seconds per trial
 STUDY = Path("results/search_cheaper/arith100")
+
+
+@pytest.fixture
+def search(monkeypatch, capfd, tmp_path):
+    """`python -m t2m.sweep ARGS` in tmp_path through `cli.main` in this process; returns (exit status,
+    stdout, stderr), or with check=True stdout (failing the test on a non-zero exit)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from t2m.pipeline import cli as command
+    from t2m.pipeline import network, task, tracking
+
+    for name in [k for k in os.environ if k.startswith(("WANDB_", "HYDRA_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / f".{name.lower()}"))
+    monkeypatch.setattr(tracking, "_broken", None)
+    monkeypatch.setattr(tracking, "_offline", None)
+    network.hub_offline.cache_clear()
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, check: bool = False):
+        monkeypatch.setattr(sys, "argv", ["t2m.sweep", *args])
+        monkeypatch.setattr(task, "PROGRESS", task.Progress())
+        GlobalHydra.instance().clear()
+        capfd.readouterr()
+        try:
+            command.main()
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        finally:
+            GlobalHydra.instance().clear()
+            os.environ.pop("HYDRA_FULL_ERROR", None)  # cli.main sets it for Hydra
+        out, err = capfd.readouterr()
+        if check:
+            assert code == 0, f"{' '.join(args)} exited {code}\n{out[-3000:]}\n{err[-3000:]}"
+            return out
+        return code, out, err
+
+    return run
 
 
 def search_args(*extra, n_trials=4, n_jobs=2):
@@ -54,8 +100,8 @@ def assert_no_duplicate_samples(tmp_path):
         assert len(ids) == len(set(ids)), f"duplicated samples in {entry}"
 
 
-def test_search_runs_trials_as_ordinary_jobs(t2m_cli, tmp_path):
-    p = t2m_cli(*search_args(), check=True)  # hydra.mode is MULTIRUN in the search file: no -m needed
+def test_search_runs_trials_as_ordinary_jobs_and_continues(search, tmp_path):
+    out = search(*search_args(), check=True)  # hydra.mode is MULTIRUN in the search file: no -m needed
     study = load(tmp_path)
     trials = study.get_trials()
     counted = [t for t in trials if "duplicate_of" not in t.user_attrs and t.user_attrs.get("role") != "baseline"]
@@ -71,23 +117,78 @@ def test_search_runs_trials_as_ordinary_jobs(t2m_cli, tmp_path):
         assert table.loc[table["trial"] == t.number, "trial_state"].item() == state  # ...and the trials table
     sweep_table = pd.read_csv(tmp_path / STUDY / "sweep_results.csv")  # the grid's table of the same job directories
     assert set(sweep_table.loc[sweep_table["trial_state"] == "pruned", "n"]) <= {2, 5}
-    assert "front    #" in p.stdout and "dashboard: optuna-dashboard" in p.stdout
+    assert "front    #" in out and "dashboard: optuna-dashboard" in out
     assert (tmp_path / STUDY / "search_front.png").stat().st_size > 10_000
     # One W&B run per trial (pruned ones too, logged once their verdict was known), the baseline's, the study's, the sweep's.
     runs = list((tmp_path / STUDY / "wandb").glob("offline-run-*"))
     assert len(runs) == len({r.name.rsplit("-", 1)[-1] for r in runs}) == len(counted) + 3
     assert_no_duplicate_samples(tmp_path)
+    dashboard_lists(tmp_path / STUDY / "study.journal", n_trials=len(trials))
+
+    # The same command with a larger budget continues the study: one more trial, nothing finished run again.
+    finished = {t.number: (t.state, t.values) for t in trials}
+    samples = store_ids(tmp_path)
+    out = search(*search_args("tracker=none", n_trials=5), check=True)
+    assert f"continuing, {len(trials)} trials finished" in out
+    after = load(tmp_path).get_trials()
+    assert all((after[n].state, after[n].values) == v for n, v in finished.items())
+    assert not set(launched(out, stage=r"\d")) & set(finished)
+    assert len([t for t in after if "role" not in t.user_attrs and "duplicate_of" not in t.user_attrs]) == 5
+    assert all(store_ids(tmp_path)[entry] == ids for entry, ids in samples.items())  # nothing decoded twice
+    # ...but only with its own space.
+    code, _, err = search(*search_args("tracker=none", "strategy=lowprob,logitdiff", n_trials=6))
+    assert code == 2 and "was started with another space" in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_trial_reuses_the_samples_of_the_same_grid_point(t2m_cli, tmp_path):
+def dashboard_lists(journal: Path, n_trials: int) -> None:
+    """optuna-dashboard, started on the journal as the README says, serves the study and its trials."""
+    pytest.importorskip("optuna_dashboard")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("optuna-dashboard")
+    server = subprocess.Popen([str(exe) if exe.exists() else "optuna-dashboard", str(journal), "--port", str(port), "--host", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        studies = None
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as r:
+                    studies = json.loads(r.read())
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert studies is not None, "optuna-dashboard did not answer"
+        (entry,) = studies["study_summaries"]
+        assert entry["study_name"] == "search_cheaper-arith100" and entry["directions"] == ["maximize", "minimize"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{entry['study_id']}?after=0", timeout=10) as r:
+            detail = json.loads(r.read())
+        assert len(detail["trials"]) == n_trials and detail["best_trials"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_trials_reuse_grid_samples_in_an_rdb_study_with_a_constraint(search, tmp_path):
     grid = ("strategy=lowprob", "tau=0.1,0.3", "c_max=1", "rho_max=0.25", *SMALL, "tracker=none")
-    t2m_cli("-m", *grid, "hydra.sweep.dir=results/grid", check=True)
+    search("-m", *grid, "hydra.sweep.dir=results/grid", check=True)
     before = store_ids(tmp_path)
     fingerprints = {json.loads(p.read_text())["fingerprint"] for p in (tmp_path / "results/grid").glob("*/summary.json")}
-    t2m_cli(*search_args("strategy=lowprob", "tau=0.1,0.3", "c_max=1", "rho_max=0.25", "threshold=0.7", "tracker=none", n_trials=2), check=True)
-    assert store_ids(tmp_path) == before  # nothing decoded: every trial found its grid point's samples
+    db = f"sqlite:///{tmp_path / 'study.db'}"
+    search(*search_args("strategy=lowprob", "tau=0.1,0.3", "c_max=1", "rho_max=0.25", "threshold=0.7", "tracker=none",
+                        f"hydra.sweeper.storage={db}", "hydra.sweeper.max_accuracy_drop=0.0", "hydra.sweeper.stages=[]", n_trials=2), check=True)  # fmt: skip
+    assert store_ids(tmp_path) == before  # nothing decoded: every trial (and the baseline) found its grid point's samples
     for summary in (tmp_path / STUDY).glob("*/summary.json"):
         assert json.loads(summary.read_text())["fingerprint"] in fingerprints
+    assert not (tmp_path / STUDY / "study.journal").exists()
+    study = optuna.load_study(study_name="search_cheaper-arith100", storage=db)
+    base = json.loads(next((tmp_path / STUDY).glob("baseline_*/summary.json")).read_text())["accuracy"]
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 2 and len({t.params["tau[lowprob]"] for t in complete}) == 2  # two configurations, each once
+    assert not any(t.user_attrs.get("role") == "baseline" for t in study.trials)  # T2T is not a point of this lowprob space
+    for t in complete:  # Optuna's constraint: feasible means at least the baseline's accuracy on the same problems
+        assert t.constraints["accuracy_drop"] == pytest.approx(base - t.values[0], abs=1e-9)
+    assert all(t.constraints["accuracy_drop"] <= 0 for t in study.best_trials)
 
 
 def test_killed_search_resumes_without_losing_or_rerunning_finished_trials(tmp_path):
@@ -139,73 +240,39 @@ def test_two_workers_share_one_study(tmp_path):
     (("strategy=lowprob,foo",), "strategy='foo' in the search space is unknown"),
     (("rho_max=interval(0.9,0.2)",), "rho_max=interval(0.9, 0.2) is empty"),
     (("strategy=lowprob", "tau=0.3", "c_max=1", "rho_max=0.25", "threshold=0.7"), "the search space is empty"),
+    (("strategy=t2t", "c_max=1,3"), "c_max=1,3 changes nothing"),
+    (("strategy=lowprob,logitdiff", "tau=interval(1.2,1.5)"), "tau=interval(1.2, 1.5)"),
     (("hydra.sweeper.objectives=[accuracy,speed]",), "hydra.sweeper.objectives: 'speed' is unknown"),
+    (("hydra.sweeper.objectives=[]",), "hydra.sweeper.objectives is empty"),
     (("hydra.sweeper.storage=mongodb://localhost/x",), "unknown scheme 'mongodb'"),
     (("hydra.sweeper.storage=sqlite:////nonexistent/dir/study.db",), "cannot be opened"),
+    (("hydra.sweeper.storage=.",), "is a directory"),
     (("baseline=none", "hydra.sweeper.max_accuracy_drop=0.02"), "max_accuracy_drop needs a baseline"),
+    (("hydra.sweeper.max_accuracy_drop=2",), "hydra.sweeper.max_accuracy_drop=2 is invalid"),
+    (("hydra.sweeper.n_trials=0",), "hydra.sweeper.n_trials=0 is invalid"),
     (("dataset=arith100,arith1000",), "cannot be searched"),
     (("hydra.sweeper.stages=[0.5,0.2]",), "is not increasing"),
     (("hydra.sweeper.sampler._target_=optuna.samplers.NoSuchSampler",), "hydra.sweeper.sampler cannot be built"),
 ])  # fmt: skip
-def test_bad_search_is_one_line_before_anything_is_written(t2m_cli, tmp_path, args, message):
-    p = t2m_cli("search=cheaper", *args)
-    assert p.returncode == 2, p.stderr[-2000:]
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("t2m.sweep: ") and message in lines[0], p.stderr
+def test_bad_search_is_one_line_before_anything_is_written(search, monkeypatch, tmp_path, args, message):
+    from t2m.pipeline import task
+
+    monkeypatch.setattr(task, "get_model", lambda **kw: pytest.fail("the model was loaded for a bad search"))
+    code, out, err = search("search=cheaper", *args)
+    assert code == 2, (out[-2000:], err[-2000:])
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("t2m.sweep: ") and message in lines[0], err
     assert not (tmp_path / "results").exists()  # no study, no job directory, no sample
 
 
-def test_a_study_continues_only_with_its_own_space(t2m_cli, tmp_path):
-    t2m_cli(*search_args("tracker=none", n_trials=1, n_jobs=1), check=True)
-    p = t2m_cli(*search_args("tracker=none", "strategy=lowprob,logitdiff", n_trials=2, n_jobs=1))
-    assert p.returncode == 2 and "was started with another space" in p.stderr and len(p.stderr.strip().splitlines()) == 1
-    p = t2m_cli(*search_args("tracker=none", n_trials=2, n_jobs=1), check=True)  # the same space with a larger budget continues it
-    assert len([t for t in load(tmp_path).get_trials() if "role" not in t.user_attrs and "duplicate_of" not in t.user_attrs]) == 2
-
-
-def test_rdb_storage_and_the_dashboard_open_the_study(t2m_cli, tmp_path):
-    db = f"sqlite:///{tmp_path / 'study.db'}"
-    t2m_cli(*search_args("tracker=none", f"hydra.sweeper.storage={db}", n_trials=2), check=True)
-    assert len(optuna.load_study(study_name="search_cheaper-arith100", storage=db).trials) >= 2
-    pytest.importorskip("optuna_dashboard")
-    t2m_cli(*search_args("tracker=none", n_trials=1, n_jobs=1), check=True)
-    journal = tmp_path / STUDY / "study.journal"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    exe = Path(sys.executable).with_name("optuna-dashboard")
-    server = subprocess.Popen([str(exe) if exe.exists() else "optuna-dashboard", str(journal), "--port", str(port), "--host", "127.0.0.1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        studies = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as r:
-                    studies = json.loads(r.read())
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert studies is not None, "optuna-dashboard did not answer"
-        (entry,) = studies["study_summaries"]
-        assert entry["study_name"] == "search_cheaper-arith100" and entry["directions"] == ["maximize", "minimize"]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{entry['study_id']}?after=0", timeout=10) as r:
-            detail = json.loads(r.read())
-        assert len(detail["trials"]) == len(load(tmp_path).trials) >= 2 and detail["best_trials"]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def test_accuracy_constraint_through_the_submitit_launcher(t2m_cli, tmp_path):
+def test_trials_through_the_submitit_launcher(search, tmp_path):
     # Every trial a submitit job (a process of its own): the search only knows Hydra's launcher interface.
-    t2m_cli(*search_args("tracker=none", "hydra/launcher=submitit_local", "hydra.sweeper.max_accuracy_drop=0.0", n_trials=3, n_jobs=3), check=True)
-    study = load(tmp_path)
-    base = next(t for t in study.trials if t.user_attrs.get("role") == "baseline")
-    for t in study.trials:
-        if t.state == optuna.trial.TrialState.COMPLETE:  # feasible: at least the baseline's accuracy on the same problems
-            assert t.constraints["accuracy_drop"] == pytest.approx(base.values[0] - t.values[0], abs=1e-9)
-    assert study.best_trials and all(t.constraints["accuracy_drop"] <= 0 for t in study.best_trials)
-    assert list((tmp_path / STUDY).glob(".submitit/*"))
+    args = ("tracker=none", "hydra/launcher=submitit_local", "hydra.sweeper.stages=[]", "baseline=none")
+    search(*search_args(*args, n_trials=2, n_jobs=2), check=True)
+    trials = load(tmp_path).get_trials()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert len(list((tmp_path / STUDY).glob(".submitit/*/*_result.pkl"))) == 2  # one batch of two jobs
+    assert_no_duplicate_samples(tmp_path)
 
 
 def test_job_array_recipe_on_a_real_slurm(tmp_path):

@@ -108,6 +108,8 @@ def test_named_sweeps_grids_are_the_papers_109_configurations():
     ({"strategy": ["lowprob", "t2t"]}, ("c_max=interval(1,5)",), "c_max takes integers"),
     ({"strategy": ["lowprob", "t2t"]}, ("tau=glob(*)",), "cannot be searched"),
     ({"strategy": ["lowprob", "t2t"]}, ("dataset=arith100,arith1000",), "cannot be searched"),
+    ({"strategy": ["lowprob", "t2t"]}, ("strategy=t2t", "c_max=1,3"), "c_max=1,3 changes nothing: c_max does not apply to strategy t2t"),
+    ({"strategy": ["lowprob", "t2t"]}, ("strategy=none", "tau=interval(0.1,0.5)"), "tau does not apply to strategy none"),
 ])  # fmt: skip
 def test_an_empty_contradictory_or_invalid_space_is_one_line(spec, overrides, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")) as e:
@@ -199,6 +201,10 @@ def test_pareto_halving_keeps_the_best_third_of_a_stage():
     assert pruner.prune(study, trial)
     study.set_user_attr(REFERENCE, {"20": []})
     assert not ParetoHalvingPruner(reduction_factor=2).prune(study, trial)  # 2 ahead, ceil(6/2) = 3 kept
+    study, trial = _study_with_stage(others[:2], [0.20, 8.0])  # dominated, but 3 configurations are too few to halve
+    assert not pruner.prune(study, trial)
+    study, trial = _study_with_stage(others[:3], [0.20, 8.0])  # 4: 3 ahead, ceil(4/3) = 2 kept -> pruned
+    assert pruner.prune(study, trial)
 
 
 def test_search_files_compose():

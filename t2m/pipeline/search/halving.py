@@ -7,8 +7,9 @@ trial is compared with every configuration evaluated on the same problems so far
 baseline): their objective values are sorted into Pareto layers (feasible ones first when the study
 has an accuracy constraint), and the trial goes on only if fewer than ceil(n / reduction_factor) of
 those n configurations sit in layers ahead of it; otherwise it is pruned. A trial on the current
-front of its stage is never pruned. This is asynchronous successive halving (ASHA) with non-dominated
-sorting in place of a single score, as multi-objective ASHA does (Schmucker et al., 2021); Optuna's own
+front of its stage is never pruned, nor one whose stage holds no more than reduction_factor
+configurations so far (a 1/reduction_factor share of so few is not evidence). This is asynchronous
+successive halving (ASHA) with non-dominated sorting in place of a single score, as multi-objective ASHA does (Schmucker et al., 2021); Optuna's own
 pruners read one intermediate value and refuse multi-objective studies.
 
 What a stage found is kept on the trial (user attribute `stages`: {"20": {"values": [...],
@@ -70,6 +71,8 @@ class ParetoHalvingPruner(BasePruner):
         points += study.user_attrs.get(REFERENCE, {}).get(key, [])
         signs = np.array([-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in study.directions])
         losses = np.array([p["values"] for p in points], float) * signs
+        if len(points) <= self.reduction_factor:
+            return False  # too few configurations on these problems to keep a 1/reduction_factor share of (ASHA's first rungs)
         ranks = pareto_ranks(losses, [p.get("violation", 0.0) for p in points])
         keep = math.ceil(len(points) / self.reduction_factor)
         ahead = int(np.sum(ranks < ranks[0]))

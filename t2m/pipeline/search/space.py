@@ -48,16 +48,23 @@ REMASK_KNOBS = ("c_max", "rho_max")  # caps the engine applies to Token-to-Mask 
 # ---- what the decoding registry says about a strategy ---------------------------------------------
 
 
-def strategies() -> list[str]:
-    from t2m.decoding.policies import STRATEGIES
+def _registry() -> dict:
+    """The strategies' registry entries (built-in ones registered by importing t2m.decoding.policies;
+    a user's by the modules the config's plugins name, imported when the config is checked)."""
+    import importlib
 
-    return list(STRATEGIES)
+    policies = importlib.import_module("t2m.decoding.policies")
+    if hasattr(policies, "STRATEGIES"):
+        return policies.STRATEGIES
+    return importlib.import_module("t2m.decoding.registry").STRATEGIES
+
+
+def strategies() -> list[str]:
+    return list(_registry())
 
 
 def _entry(strategy: str):
-    from t2m.decoding.policies import STRATEGIES
-
-    return STRATEGIES[strategy]
+    return _registry()[strategy]
 
 
 def tau_range(strategy: str) -> tuple[float, float]:
@@ -189,6 +196,8 @@ def build(spec: Mapping | None, grids: Mapping | None, cli: Iterable[Override], 
             raise ConfigError(f"hydra.sweeper.space.{key} is not a decoding key; allowed: {', '.join(DECODE_FIELDS)}")
     strategy_dim = _strategy_dim(spec.get("strategy", base.get("strategy")))
     chosen = [strategy_dim.value] if not strategy_dim.searched else list(strategy_dim.distribution.choices)
+    for override in cli:
+        _check_applies(override, chosen)
     dims: list[Dim] = []
     for key, raw in spec.items():
         if key != "strategy":
@@ -200,6 +209,17 @@ def build(spec: Mapping | None, grids: Mapping | None, cli: Iterable[Override], 
         raise ConfigError(f"the search space is empty: every key is fixed ({space.describe()}); allowed: at least one key with several "
                           f"values, e.g. strategy=lowprob,logitdiff or rho_max=interval(0.1,1.0)")  # fmt: skip
     return space
+
+
+def _check_applies(override: Override, chosen: list[str]) -> None:
+    """A command-line sweep of a knob that none of the searched strategies has contradicts the rest of
+    the command (e.g. `strategy=t2t c_max=1,3`: T2T never remasks): one line instead of a silent no-op."""
+    key = override.get_key_element().lstrip("+~")
+    if key == "strategy" or not override.is_sweep_override() or any(applies(key, s) for s in chosen):
+        return
+    having = [s for s in strategies() if applies(key, s)]
+    raise ConfigError(f"{override.input_line} changes nothing: {key} does not apply to strategy {', '.join(chosen)} of this search; "
+                      f"allowed: a strategy it applies to ({', '.join(having) or 'none'}) in strategy=..., or no {key} sweep")  # fmt: skip
 
 
 def from_grids(grids: Mapping[str, Mapping]) -> dict:

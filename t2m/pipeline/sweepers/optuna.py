@@ -51,6 +51,16 @@ class Slot:
     stage: int  # index into plan.limits
 
 
+@dataclass
+class Earlier:
+    """A trial whose configuration a new proposal repeats."""
+
+    number: int
+    job: str | None
+    constraints: dict
+    state: str  # complete, pruned or running
+
+
 class OptunaSearch:
     """The search, mixed into Hydra's Sweeper base class as `hydra_plugins.t2m_sweepers.OptunaSweeper`."""
 
@@ -256,8 +266,11 @@ class _Run:
                 trial.set_user_attr("worker", self.workers.me)
                 trial.set_user_attr("config", _jsonable(values))
                 asked.append((trial, values))
-        known = {t.user_attrs.get("identity"): t for t in self.study.get_trials(deepcopy=False)
-                 if t.user_attrs.get("identity") and "duplicate_of" not in t.user_attrs and t.state in (TrialState.COMPLETE, TrialState.PRUNED)}  # fmt: skip
+        # Configurations evaluated or being evaluated (by any worker, or earlier in this batch): a proposal
+        # of one of them is a repeat and runs nothing.
+        known = {t.user_attrs.get("identity"): Earlier(t.number, t.user_attrs.get("job"), t.constraints, t.state.name.lower())
+                 for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+                 if t.user_attrs.get("identity") and "duplicate_of" not in t.user_attrs}  # fmt: skip
         for trial, values in asked:
             name = job_name(trial.number, values, self.plan.extra_keys)
             cfg, dcfg = self.sweeper.compose(self.job_overrides(values, name, len(self.plan.limits) - 1))
@@ -267,15 +280,16 @@ class _Run:
             if earlier is not None:
                 self.repeat(trial, earlier)
                 continue
-            self.repeats_in_a_row = 0  # two asks of one batch that compose alike both run; the store decodes once
+            self.repeats_in_a_row = 0
             trial.set_user_attr("job", name)
             self.pending.append(Slot(trial, values, name, 0))
+            known[ident] = Earlier(trial.number, name, {}, "running")
         return left + sum(1 for t, _ in asked if "duplicate_of" in t.user_attrs) > 0  # repeats gave their place back
 
-    def repeat(self, trial, earlier) -> None:
-        """A proposal of a configuration the study has evaluated: nothing runs, and it does not count
-        against n_trials. Optuna is told it was pruned, as Optuna's FAQ suggests for duplicates, so
-        the sampler moves on instead of proposing it again (a repeat told as a second success weighs
+    def repeat(self, trial, earlier: Earlier) -> None:
+        """A proposal of a configuration the study has evaluated or is evaluating: nothing runs, and it
+        does not count against n_trials. Optuna is told it was pruned, as Optuna's FAQ suggests for
+        duplicates, so the sampler moves on instead of proposing it again (a repeat told as a second success weighs
         that point twice, and a multi-objective TPE then keeps proposing its front's points)."""
         from optuna.trial import TrialState
 
@@ -285,12 +299,12 @@ class _Run:
             log.warning(f"Search: the sampler proposed {self.repeats_in_a_row} configurations in a row that were already evaluated; "
                         f"the space looks exhausted, no more trials are asked for")  # fmt: skip
         trial.set_user_attr("duplicate_of", earlier.number)
-        trial.set_user_attr("job", earlier.user_attrs.get("job"))
+        trial.set_user_attr("job", earlier.job)
         for key, value in earlier.constraints.items():
             trial.set_constraint(key, value)
         self.study.tell(trial, state=TrialState.PRUNED)
         log.info(f"Trial #{trial.number} {describe(self.plan.shown(trial.user_attrs['config']))}: the configuration of trial #{earlier.number} "
-                 f"({earlier.state.name.lower()}); a repeat, nothing run")  # fmt: skip
+                 f"({earlier.state}); a repeat, nothing run")  # fmt: skip
 
     def sampler(self, n_trials_so_far: int):
         """The configured sampler, seeded by how many trials the study has: a resumed study or a second
