@@ -72,6 +72,18 @@ def test_tau_range_comes_from_the_registry(monkeypatch):
         build({"strategy": ["lowprob", "logitdiff"], "tau": "allowed"}, "tau=0.6")
 
 
+def test_tau_range_and_knobs_are_read_from_registry_entries(monkeypatch):
+    # A strategy registered with its own tau range (as a user's plugin would): the space asks the entry.
+    from types import SimpleNamespace
+
+    entry = SimpleNamespace(name="cautious", detect=lambda v: None, remasks=True, tau_range=(0.05, 0.25), default_tau=0.1)
+    monkeypatch.setitem(space._registry(), "cautious", entry)
+    s = build({"strategy": ["lowprob", "cautious"], "tau": "allowed"})
+    taus = {d.strategy: d.distribution for d in s.dims if d.key == "tau"}
+    assert (taus["cautious"].low, taus["cautious"].high) == (0.05, 0.25) and (taus["lowprob"].low, taus["lowprob"].high) == (0.0, 1.0)
+    assert {d.key for d in s.dims_for("cautious")} == {"tau"}
+
+
 def test_command_line_fixes_or_narrows_dimensions():
     s = build(CHEAPER, "strategy=lowprob,logitdiff", "c_max=1", "rho_max=interval(0.2,0.5)", "threshold=0.7")
     assert s.strategies == ["lowprob", "logitdiff"]
