@@ -17,7 +17,7 @@
 #   RESULTS=/shared/t2m bash jobs/search_workers.sh search=cheaper                        # one worker, here, no SLURM
 #
 # Running the same command again (sbatch or bash) continues the same study; optuna-dashboard
-# $RESULTS/<experiment>/<dataset>/study.journal shows it while it runs.
+# $RESULTS/search_cheaper/<dataset>/study.journal (the study folder is its experiment) shows it while it runs.
 #
 #SBATCH --job-name=t2m-search
 #SBATCH --array=0-3

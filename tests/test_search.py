@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, cli_env
+from test_sweep_e2e import wandb_run
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +79,7 @@ def search_args(*extra, n_trials=4, n_jobs=2):
     return ("search=cheaper", *SMALL, f"hydra.sweeper.n_trials={n_trials}", f"hydra.sweeper.n_jobs={n_jobs}", *extra)
 
 
-def load(tmp_path, name="search_cheaper-arith100"):
+def load(tmp_path, name="search_cheaper/arith100"):
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / STUDY / "study.journal")))
     return optuna.load_study(study_name=name, storage=storage)
 
@@ -122,6 +123,7 @@ def test_search_runs_trials_as_ordinary_jobs_and_continues(search, tmp_path):
     # One W&B run per trial (pruned ones too, logged once their verdict was known), the baseline's, the study's, the sweep's.
     runs = list((tmp_path / STUDY / "wandb").glob("offline-run-*"))
     assert len(runs) == len({r.name.rsplit("-", 1)[-1] for r in runs}) == len(counted) + 3
+    assert {wandb_run(r)[0].run_group for r in runs} == {"search_cheaper/arith100"}  # one W&B group per study
     assert_no_duplicate_samples(tmp_path)
     dashboard_lists(tmp_path / STUDY / "study.journal", n_trials=len(trials))
 
@@ -160,7 +162,7 @@ def dashboard_lists(journal: Path, n_trials: int) -> None:
                 time.sleep(0.2)
         assert studies is not None, "optuna-dashboard did not answer"
         (entry,) = studies["study_summaries"]
-        assert entry["study_name"] == "search_cheaper-arith100" and entry["directions"] == ["maximize", "minimize"]
+        assert entry["study_name"] == "search_cheaper/arith100" and entry["directions"] == ["maximize", "minimize"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{entry['study_id']}?after=0", timeout=10) as r:
             detail = json.loads(r.read())
         assert len(detail["trials"]) == n_trials and detail["best_trials"]
@@ -181,7 +183,7 @@ def test_trials_reuse_grid_samples_in_an_rdb_study_with_a_constraint(search, tmp
     for summary in (tmp_path / STUDY).glob("*/summary.json"):
         assert json.loads(summary.read_text())["fingerprint"] in fingerprints
     assert not (tmp_path / STUDY / "study.journal").exists()
-    study = optuna.load_study(study_name="search_cheaper-arith100", storage=db)
+    study = optuna.load_study(study_name="search_cheaper/arith100", storage=db)
     base = json.loads(next((tmp_path / STUDY).glob("baseline_*/summary.json")).read_text())["accuracy"]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 2 and len({t.params["tau[lowprob]"] for t in complete}) == 2  # two configurations, each once

@@ -225,7 +225,7 @@ def test_search_files_compose():
     with initialize_config_dir(config_dir=str(sweep.CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["search=cheaper"], return_hydra_config=True)
         assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.OptunaSweeper"
-        assert cfg.hydra.mode.name == "MULTIRUN" and cfg.experiment == "search_cheaper"
+        assert cfg.hydra.mode.name == "MULTIRUN" and cfg.experiment == "search_cheaper/arith100"
         cfg = compose("config", overrides=["search=paper_ablation"], return_hydra_config=True)
         assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.OptunaSweeper" and len(cfg.hydra.sweeper.grids) == 4
         cfg = compose("config", overrides=["sweep=quick"], return_hydra_config=True)
