@@ -73,11 +73,16 @@ def test_tau_range_comes_from_the_registry(monkeypatch):
 
 
 def test_tau_range_and_knobs_are_read_from_registry_entries(monkeypatch):
-    # A strategy registered with its own tau range (as a user's plugin would): the space asks the entry.
-    from types import SimpleNamespace
+    # A strategy of your own, registered with its own tau range (as a `plugins` module would): the space asks its entry.
+    from t2m.decoding.registry import STRATEGIES, register_strategy
 
-    entry = SimpleNamespace(name="cautious", detect=lambda v: None, remasks=True, tau_range=(0.05, 0.25), default_tau=0.1)
-    monkeypatch.setitem(space._registry(), "cautious", entry)
+    monkeypatch.setattr("t2m.decoding.registry.STRATEGIES", dict(STRATEGIES))  # registered for this test only
+
+    @register_strategy("cautious", remasks=True, default_tau=0.1, tau_range=(0.05, 0.25))
+    def cautious(view):
+        """Remask what became unlikely, but only a little."""
+        return view.p_old < view.tau, view.p_old
+
     s = build({"strategy": ["lowprob", "cautious"], "tau": "allowed"})
     taus = {d.strategy: d.distribution for d in s.dims if d.key == "tau"}
     assert (taus["cautious"].low, taus["cautious"].high) == (0.05, 0.25) and (taus["lowprob"].low, taus["lowprob"].high) == (0.0, 1.0)

@@ -49,14 +49,11 @@ REMASK_KNOBS = ("c_max", "rho_max")  # caps the engine applies to Token-to-Mask 
 
 
 def _registry() -> dict:
-    """The strategies' registry entries (built-in ones registered by importing t2m.decoding.policies;
-    a user's by the modules the config's plugins name, imported when the config is checked)."""
-    import importlib
+    """The strategies' registry entries (t2m.decoding.registry: the built-in ones, and a user's, which
+    the modules named in `plugins` register when the config is checked, before the space is built)."""
+    from t2m.decoding.registry import STRATEGIES
 
-    policies = importlib.import_module("t2m.decoding.policies")
-    if hasattr(policies, "STRATEGIES"):
-        return policies.STRATEGIES
-    return importlib.import_module("t2m.decoding.registry").STRATEGIES
+    return STRATEGIES
 
 
 def strategies() -> list[str]:
@@ -69,7 +66,7 @@ def _entry(strategy: str):
 
 def tau_range(strategy: str) -> tuple[float, float]:
     """The tau a strategy allows, from its registry entry (both ends included)."""
-    lo, hi = getattr(_entry(strategy), "tau_range", (0.0, 1.0))
+    lo, hi = _entry(strategy).tau_range
     return float(lo), float(hi)
 
 
