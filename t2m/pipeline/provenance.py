@@ -24,7 +24,7 @@ _PACKAGES = ("torch", "transformers", "tokenizers", "hydra-core", "omegaconf", "
 
 # The sources a stored sample depends on: the decoder, the data and prompts, scoring, and how a
 # sample record is built. Editing anything else (the report, W&B, the CLI) keeps the stored samples.
-SAMPLE_CODE = ("decoding", "data", "scoring.py", "pipeline/samples.py")
+SAMPLE_CODE = ("decoding", "data", "scoring.py", "analysis/errors.py", "pipeline/samples.py")
 # Libraries whose version can change the numbers a model computes.
 NUMERIC_LIBRARIES = ("torch", "transformers")
 

@@ -33,7 +33,7 @@ _broken: str | None = None  # why W&B was switched off in this process, once it 
 _offline: str | None = None  # why an online tracker writes offline runs in this process
 _probed: set = set()  # servers found reachable in this process
 
-SAMPLE_COLUMNS = ("id", "gold", "extracted", "correct", "strict_correct", "modifications", "forwards", "output_tokens", "generation")
+SAMPLE_COLUMNS = ("id", "gold", "extracted", "correct", "strict_correct", "error_class", "modifications", "forwards", "output_tokens", "generation")
 
 
 def enabled(tracker) -> bool:
@@ -104,6 +104,7 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
     try:
         import wandb
 
+        from t2m.analysis.repair import long_table
         from t2m.pipeline.plot import PANELS, plotly_figure
 
         run = _init(tracker, wandb_dir, id=run_id, name=name, group=group, job_type="sweep",
@@ -117,6 +118,10 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
                 logged[f"accuracy_vs_{col}"] = wandb.Plotly(plotly_figure(table, col, label, title=f"accuracy vs {label}"))
             if plot_png is not None and Path(plot_png).exists():
                 logged["cost_vs_accuracy"] = wandb.Image(str(plot_png))
+            repair = long_table(table)
+            if len(repair):  # the paper's Table 2 for every configuration: repaired / broken per error class
+                repair = repair.astype(object).where(repair.notna(), None).map(_python)
+                logged["repair"] = wandb.Table(columns=list(repair.columns), data=repair.values.tolist())
             run.log(logged)
             run.summary.update(sweep_summary(table))
         finally:
@@ -172,6 +177,9 @@ def sweep_summary(table) -> dict:
     if len(compared):
         best = compared.loc[compared["delta_accuracy"].idxmax()]
         out.update({"best/job": best["job"], "best/delta_accuracy": float(best["delta_accuracy"]), "best/mcnemar_p": float(best["mcnemar_p"])})
+        from t2m.analysis.repair import COLUMNS as REPAIR_COLUMNS
+
+        out.update({f"best/{c}": int(best[c]) for c in REPAIR_COLUMNS if c in best and not _missing(best[c])})
     return out
 
 
@@ -233,6 +241,12 @@ def _give_up(e: Exception) -> None:
     global _broken
     _broken = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
     log.warning("W&B failed (%s); local results are unaffected, W&B is off for the rest of this process", _broken)
+
+
+def _missing(v) -> bool:
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
 
 
 def _python(v):
