@@ -18,6 +18,7 @@ The y-axis spans the intervals, not just the points, so a one-problem difference
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 
 import pandas as pd
@@ -25,8 +26,8 @@ import pandas as pd
 from t2m.analysis.stats import ALPHA
 from t2m.pipeline.baseline import is_default_baseline_strategy
 
-COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray"}
-OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:red")  # strategies of your own
+COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray", "wino": "tab:red"}
+OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")  # strategies of your own
 MARKERS = {"baseline": "*", "better": "^", "worse": "v", "n.s.": "o", "pruned": "x"}  # no baseline: "o" as well
 PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangle-down", "n.s.": "circle", "pruned": "x"}
 PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications per sample (T2T edits, T2M remasks)"),
@@ -65,14 +66,30 @@ def pruned(df: pd.DataFrame) -> pd.Series:
 
 
 def knobs(row) -> str:
-    """`lowprob τ=0.3 C_max=1 ρ_max=0.25` (τ only where the strategy edits, the caps only where it remasks)."""
+    """`lowprob τ=0.3 C_max=1 ρ_max=0.25` (τ only where the strategy edits, the caps only where it
+    remasks), then `setting(row)`."""
     if not edits(row):
-        return str(row["strategy"])
+        return f"{row['strategy']}{setting(row)}"
     text = f"{row['strategy']} τ={_num(row.get('tau'))}"
     if remasks(row):
         c_max = row.get("c_max")
         text += f" C_max={'∞' if c_max is None or (isinstance(c_max, float) and math.isnan(c_max)) else _num(c_max)} ρ_max={_num(row.get('rho_max'))}"
-    return text
+    return text + setting(row)
+
+
+def setting(row) -> str:
+    """` [learned B=64]`: the unmasking policy and block length where they are not DecodeConfig's
+    defaults (empty otherwise), so rows that differ only there are told apart."""
+    from t2m.decoding.config import DecodeConfig
+
+    defaults = DecodeConfig.__dataclass_fields__
+    parts = []
+    if isinstance(row.get("unmasking"), str) and row["unmasking"] != defaults["unmasking"].default:
+        parts.append(str(row["unmasking"]))
+    block = row.get("block_length")
+    if isinstance(block, numbers.Real) and not math.isnan(block) and block != defaults["block_length"].default:
+        parts.append(f"B={_num(block)}")
+    return f" [{' '.join(parts)}]" if parts else ""
 
 
 def comparison(row) -> str:

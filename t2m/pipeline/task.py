@@ -219,9 +219,10 @@ def decode_missing(lm, problems, prompts, configs_and_entries, batch_size: int, 
 
 
 def describe(dcfg) -> str:
-    if dcfg.is_remask:
-        return f"{dcfg.strategy} tau={dcfg.tau} c_max={dcfg.c_max} rho_max={dcfg.rho_max}"
-    return f"{dcfg.strategy} tau={dcfg.tau} c_max=- rho_max=-"  # no remasking: the caps do not apply
+    from t2m.pipeline.plot import setting
+
+    caps = f"c_max={dcfg.c_max} rho_max={dcfg.rho_max}" if dcfg.is_remask else "c_max=- rho_max=-"  # no remasking: the caps do not apply
+    return f"{dcfg.strategy} tau={dcfg.tau} {caps}{setting(dcfg.to_dict())}"
 
 
 def hydra_record(cfg: DictConfig, hc) -> dict[str, str]:

@@ -58,6 +58,8 @@ def decode_config(cfg: DictConfig) -> DecodeConfig:
     """The DecodeConfig of a composed config (its top-level decoding keys)."""
     names = [f.name for f in dataclasses.fields(DecodeConfig)]
     values = {n: OmegaConf.to_object(cfg[n]) if OmegaConf.is_config(cfg[n]) else cfg[n] for n in names if n in cfg}
+    if isinstance(values.get("unmasking_path"), str) and values["unmasking_path"]:  # from where the command was launched
+        values["unmasking_path"] = str(absolute(values["unmasking_path"]))
     try:
         return DecodeConfig(**values)
     except (ValueError, TypeError) as e:
