@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,17 @@ sys.path.insert(0, str(REPO))  # Hydra finds the union sweeper under REPO/hydra_
 # The test models are tiny: one thread is as fast as two, and immune to a busy second core, where
 # two threads wait on each other at every op (measured 15x slower on a loaded 2-core machine).
 torch.set_num_threads(1)
+
+# The fault-and-bad-input matrix's counts (tests/test_faults.py), printed at the end of a test run:
+# the figures the README's "Reliability" section reports.
+TALLY: Counter = Counter()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TALLY:
+        terminalreporter.section("fault and bad-input matrix")
+        for name, count in sorted(TALLY.items()):
+            terminalreporter.write_line(f"{name}: {count}")
 
 
 def cli_env(tmp_path: Path) -> dict:

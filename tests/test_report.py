@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,34 +13,51 @@ from omegaconf import OmegaConf
 
 from conftest import SHARED, cli_env
 from t2m.analysis.metrics import summarize
-from t2m.pipeline import report
+from t2m.pipeline import baseline as baselines
+from t2m.pipeline import plot, report
 from t2m.pipeline.callbacks import SweepOutputs
-from t2m.pipeline.store import RunStore
+from t2m.pipeline.jobdir import JobDir
+from t2m.pipeline.store import Entry
 
 CONFIGS = [("t2t", 0.5, 1, 0.25, 0.60, 3.0, 40.0), ("lowprob", 0.3, 1, 0.25, 0.70, 5.0, 48.0),
-           ("lowprob", 0.5, 3, 0.5, 0.65, 9.0, 60.0), ("logitdiff", 0.2, 1, 1.0, 0.55, 2.0, 42.0),
+           ("lowprob", 0.5, 3, 0.5, 0.65, 9.0, 60.0), ("logitdiff", 0.2, 1, 1.0, 0.45, 2.0, 42.0),
            ("t2t_remask", 0.7, 5, 0.25, 0.72, 12.0, 70.0)]  # fmt: skip
+N = 60  # problems; config k gets the first round(acc * N) right, so all discordant pairs point one way
 
 
-def fake_sweep(root, partial=True):
-    """Job directories as t2m.sweep leaves them: summary.json per finished configuration and, for a
-    killed one, only config.yaml and samples.jsonl."""
-    for num, (strategy, tau, c, rho, acc, mods, fwd) in enumerate(CONFIGS):
+def records_of(acc, mods=0.0, fwd=10.0, n=N):
+    return [{"id": f"p{i}", "gold": str(i), "extracted": str(i if i < acc * n else -i), "generation": f"{i} + 0 = {i}. The answer is {i if i < acc * n else -i}.",
+             "correct": i < acc * n, "strict_correct": i < acc * n, "modifications": mods, "t2t_edits": 0, "remasks": mods, "forwards": fwd,
+             "output_tokens": 30, "decode_share_s": 0.1} for i in range(n)]  # fmt: skip
+
+
+def view(job, key, records, ids, config):
+    """A job directory's view of a store entry holding `records` (as the task leaves it)."""
+    entry = Entry(job.parent / "store", key)
+    with entry.claim():
+        entry.append(records)
+    JobDir(job).begin(entry, ids, OmegaConf.to_yaml(config), {})
+
+
+def fake_sweep(root, partial=True, configs=CONFIGS, dataset="arith100"):
+    """Job directories as t2m.sweep leaves them: a view of the store and summary.json per finished
+    configuration and, for a killed one, only its view (store.json pointing at an entry with 1 of 2 samples)."""
+    for num, (strategy, tau, c, rho, acc, mods, fwd) in enumerate(configs):
         job = root / f"{num}_{strategy}_tau{tau}_c{c}_rho{rho}"
         job.mkdir(parents=True)
-        n = 20
-        records = [{"id": f"p{i}", "correct": i < acc * n, "strict_correct": i < acc * n, "modifications": mods,
-                    "t2t_edits": 0, "remasks": mods, "forwards": fwd, "output_tokens": 30, "decode_share_s": 0.1}
-                   for i in range(n)]  # fmt: skip
-        summary = {"strategy": strategy, "tau": tau, "c_max": c, "rho_max": rho, "experiment": "unit", "model": "fake",
-                   "dataset": "arith100", **summarize(records, n), "repro": {"device": "cpu"}}  # fmt: skip
+        records = records_of(acc, mods, fwd)
+        config = {"strategy": strategy, "tau": tau, "c_max": c, "rho_max": rho, "threshold": 0.7, "experiment": "unit",
+                  "model": {"name_or_path": "fake"}, "dataset": {"name": dataset}}  # fmt: skip
+        view(job, {"k": num, "dataset": dataset}, records, [r["id"] for r in records], config)
+        summary = {"strategy": strategy, "tau": tau, "c_max": c, "rho_max": rho, "threshold": 0.7, "experiment": "unit", "model": "fake",
+                   "dataset": dataset, **summarize(records, N), "repro": {"device": "cpu"}}  # fmt: skip
         (job / "summary.json").write_text(json.dumps(summary))
-    killed = root / f"{len(CONFIGS)}_none_tau0.0_c1_rho0.25"
+    killed = root / f"{len(configs)}_none_tau0.0_c1_rho0.25"
     if partial:
-        killed.mkdir()
-        (killed / "config.yaml").write_text(OmegaConf.to_yaml({"strategy": "none", "tau": 0.0, "c_max": 1, "rho_max": 0.25, "experiment": "unit", "dataset": {"name": "arith100"}}))
-        RunStore(killed, {"k": 1}).append([{"id": "p0", "correct": True, "strict_correct": False, "modifications": 0,
-                                            "t2t_edits": 0, "remasks": 0, "forwards": 30, "output_tokens": 28}])  # fmt: skip
+        config = {"strategy": "none", "tau": 0.0, "c_max": 1, "rho_max": 0.25, "threshold": 0.7, "experiment": "unit",
+                  "model": {"name_or_path": "fake"}, "dataset": {"name": dataset}}  # fmt: skip
+        view(killed, {"k": "killed", "dataset": dataset}, [{"id": "p0", "correct": True, "strict_correct": False, "modifications": 0,
+                                                           "t2t_edits": 0, "remasks": 0, "forwards": 30, "output_tokens": 28}], ["p0", "p1"], config)  # fmt: skip
     (root / "wandb" / "offline-run-x" / "files").mkdir(parents=True)  # never mistaken for a job
     return root
 
@@ -77,7 +95,7 @@ def test_overlay_of_published_points(tmp_path):
     p = subprocess.run([sys.executable, "-m", "t2m.report", str(sweep), "--overlay", str(ref)], cwd=tmp_path,
                        env=cli_env(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
     assert p.returncode == 0, p.stderr
-    assert "baseline t2t" in p.stdout and "pareto" in p.stdout
+    assert "baseline #0   t2t" in p.stdout and "pareto" in p.stdout
     assert (sweep / report.PLOT_PNG).exists() and (sweep / report.TABLE_PARQUET).exists()
 
 
@@ -94,3 +112,143 @@ def test_callback_writes_sweep_outputs(tmp_path):
     SweepOutputs().on_multirun_end(config=config)
     assert len(pd.read_csv(sweep / report.TABLE_CSV)) == len(CONFIGS) + 1
     assert (sweep / report.PLOT_PNG).exists()
+
+
+def correct_ids(acc, n=N):
+    return {f"p{i}" for i in range(n) if i < acc * n}
+
+
+def test_paired_statistics_against_the_t2t_run(tmp_path):
+    sweep = fake_sweep(tmp_path)
+    df, _ = report.build(sweep)
+    assert df["vs_baseline"].tolist() == ["baseline", "better", "n.s.", "worse", "better", "n.s."]
+    base = correct_ids(0.60)
+    for i, (*_, acc, _, _) in enumerate(CONFIGS):
+        mine = correct_ids(acc)
+        fixed, broken = len(mine - base), len(base - mine)
+        row = df.loc[i]
+        assert (row["fixed"], row["broken"], row["n_paired"]) == (fixed, broken, N)
+        assert row["delta_accuracy"] == pytest.approx((fixed - broken) / N)
+        assert row["delta_ci95_low"] <= row["delta_accuracy"] <= row["delta_ci95_high"]
+        assert row["mcnemar_p"] == pytest.approx(min(1.0, 2 * 0.5 ** (fixed + broken)) if fixed + broken else 1.0)  # one-sided counts
+        assert row["baseline_job"] == "0_t2t_tau0.5_c1_rho0.25"
+    assert df.loc[5, "n_paired"] == 1  # the killed configuration: only the problems both hold count
+    # the same numbers in each summary.json, and in both tables
+    paired = json.loads((sweep / "1_lowprob_tau0.3_c1_rho0.25" / "summary.json").read_text())["paired"]
+    assert paired["fixed"] == 6 and paired["broken"] == 0 and paired["vs_baseline"] == "better" and paired["n"] == N
+    assert paired["mcnemar_p"] == pytest.approx(2 / 64) and paired["baseline"] == "0_t2t_tau0.5_c1_rho0.25"
+    for table in (pd.read_csv(sweep / report.TABLE_CSV), pd.read_parquet(sweep / report.TABLE_PARQUET)):
+        assert table["vs_baseline"].tolist() == df["vs_baseline"].tolist() and table["fixed"].tolist() == df["fixed"].tolist()
+    lines = report.describe(df).splitlines()
+    assert lines[0].startswith("baseline #0   t2t")
+    assert "2 better, 1 worse, 2 not significant" in lines[1]
+    assert [line.split()[:2] for line in lines[2:5]] == [["better", "#4"], ["better", "#1"], ["worse", "#3"]]
+
+
+def test_baseline_picks_another_configuration(tmp_path):
+    sweep = fake_sweep(tmp_path / "sweep")
+    df, _ = report.build(sweep, baseline={"strategy": "lowprob", "tau": 0.5})
+    assert df.loc[2, "vs_baseline"] == "baseline" and set(df["baseline_job"]) == {"2_lowprob_tau0.5_c3_rho0.5"}
+    assert df.loc[0, "vs_baseline"] == "n.s." and df.loc[0, "broken"] == 3
+    df, _ = report.build(sweep, baseline="3_logitdiff_tau0.2_c1_rho1.0")  # a job directory
+    assert df.loc[3, "vs_baseline"] == "baseline" and df.loc[0, "vs_baseline"] == "better"
+    df, _ = report.build(sweep, baseline="none")
+    assert df["vs_baseline"].isna().all() and json.loads((sweep / "1_lowprob_tau0.3_c1_rho0.25" / "summary.json").read_text())["paired"] is None
+    # a job directory elsewhere (e.g. an earlier sweep's T2T run) joins the table as the baseline
+    other = fake_sweep(tmp_path / "other", partial=False, configs=CONFIGS[1:])
+    df, _ = report.build(other, baseline=str(sweep / "0_t2t_tau0.5_c1_rho0.25"))
+    assert df["vs_baseline"].tolist() == ["better", "n.s.", "worse", "better", "baseline"]
+    assert df.iloc[-1]["job"] == str((sweep / "0_t2t_tau0.5_c1_rho0.25").resolve())
+
+
+def test_a_baseline_that_names_nothing_is_an_error_before_anything_is_written(tmp_path):
+    sweep = fake_sweep(tmp_path)
+    for bad in ({"strategy": "lowprob", "tau": 0.4}, "7_nope", {"tua": 0.3}, {"strategy": "foo"}):
+        with pytest.raises(baselines.BaselineError):
+            report.build(sweep, baseline=bad)
+    assert not (sweep / report.TABLE_CSV).exists()
+
+
+def test_no_baseline_or_an_ambiguous_one_leaves_the_comparison_out(tmp_path, caplog):
+    df, png = report.build(fake_sweep(tmp_path / "a", configs=CONFIGS[1:]))  # no T2T run: the default baseline is simply absent
+    assert df["vs_baseline"].isna().all() and png.exists()
+    two_t2t = CONFIGS + [("t2t", 0.7, 1, 0.25, 0.6, 3.0, 40.0)]
+    df, _ = report.build(fake_sweep(tmp_path / "b", configs=two_t2t))
+    assert df["vs_baseline"].isna().all()
+    assert any("matches 2 configurations" in r.message for r in caplog.records)
+
+
+def test_each_dataset_is_compared_with_its_own_baseline(tmp_path):
+    fake_sweep(tmp_path / "a", dataset="arith100")
+    fake_sweep(tmp_path / "b", partial=False, dataset="arith1000")
+    df, _ = report.build(tmp_path)
+    for _, row in df.iterrows():
+        assert row["baseline_job"].split("/")[0] == row["job"].split("/")[0]
+    assert (df["vs_baseline"] == "baseline").sum() == 2
+
+
+def test_report_command_baseline_option(tmp_path):
+    sweep = fake_sweep(tmp_path / "sweep")
+    env = cli_env(tmp_path)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "t2m.report", str(sweep), *a], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
+    p = run("--baseline", "{strategy:lowprob,tau:0.5}")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("baseline #2   lowprob")
+    for bad, message in (("{strategy:foo}", "baseline.strategy='foo' is unknown"), ("9_nope", "baseline='9_nope' is neither"),
+                         ("{strategy:lowprob,tau:0.4}", "matches none of the 6 configurations")):  # fmt: skip
+        p = run("--baseline", bad)
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and message in p.stderr, p.stderr
+
+
+def test_diff_command(tmp_path):
+    sweep = fake_sweep(tmp_path / "sweep")
+    before, after = sweep / "0_t2t_tau0.5_c1_rho0.25", sweep / "3_logitdiff_tau0.2_c1_rho1.0"
+    cmd = [sys.executable, "-m", "t2m.report", "diff", str(before), str(after), "--out", "d.csv"]
+    p = subprocess.run(cmd, cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "60 problems in both" in p.stdout and "0 fixed, 9 broken" in p.stdout and "p = 0.0039" in p.stdout
+    table = pd.read_csv(tmp_path / "d.csv")
+    assert table["change"].tolist() == ["broken"] * 9 and table["id"].tolist() == [f"p{i}" for i in range(27, 36)]
+    assert table.loc[0, "before_answer"] == 27 and table.loc[0, "after_answer"] == -27 and table.loc[0, "gold"] == 27
+    p = subprocess.run([*cmd[:4], str(tmp_path / "nope"), str(after)], cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "before=" in p.stderr
+
+
+def test_plot_marks_and_labels(tmp_path):
+    df, png = report.build(fake_sweep(tmp_path))
+    labels = plot.labelled(df)
+    # the baseline, the Pareto fronts (the killed configuration: 1 of 1 right at the lowest cost), significant differences by p
+    assert labels[:5] == [0, 5, 3, 4, 1]
+    assert sorted(labels) == list(df.index)  # a small sweep: every point gets its label
+    assert plot.paired_summary(df).startswith("vs baseline #0 (t2t τ=0.5), paired on 1-60 problems: ▲ 2 better, ▼ 1 worse, ● 2 not significant")
+    assert plot.knobs(df.loc[2]) == "lowprob τ=0.5 C_max=3 ρ_max=0.5" and plot.knobs(df.loc[5]) == "none"
+    assert plot.comparison(df.loc[3]) == "Δ -15.0 pp [-25.0, -6.7], 0 fixed / 9 broken, p = 0.0039"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_uses_the_sweeps_own_baseline(tmp_path, capsys):
+    sweep = fake_sweep(tmp_path)
+    (sweep / "multirun.yaml").write_text("baseline:\n  strategy: lowprob\n  tau: 0.5\nhydra: {}\n")  # as Hydra saves a sweep's config
+    assert report.main([str(sweep)]) == 0
+    assert capsys.readouterr().out.startswith("baseline #2   lowprob")
+    assert report.main([str(sweep), "--baseline", "none"]) == 0  # the command line wins
+    assert pd.read_csv(sweep / report.TABLE_CSV)["vs_baseline"].isna().all()
+
+
+def test_job_dirs_of_one_configuration_are_one_row(tmp_path):
+    """A re-run with the values in another order leaves two job directories for each configuration;
+    the table holds one row per configuration (and problem subset): the complete one, then the newest."""
+    base = {"strategy": "lowprob", "tau": 0.3, "c_max": 1, "rho_max": 0.25, "experiment": "unit", "dataset": "arith100",
+            "n": 2, "complete": True, "accuracy": 0.5, "mean_modifications": 1.0, "mean_forwards": 9.0}  # fmt: skip
+    jobs = {"0_lowprob": {**base, "fingerprint": "aaa", "subset": "s1"},
+            "3_lowprob": {**base, "fingerprint": "aaa", "subset": "s1", "accuracy": 0.75},  # same configuration, newer
+            "1_logitdiff": {**base, "strategy": "logitdiff", "fingerprint": "bbb", "subset": "s1"},
+            "2_logitdiff": {**base, "strategy": "logitdiff", "fingerprint": "bbb", "subset": "s1", "complete": False, "n": 1},
+            "4_lowprob_limit1": {**base, "fingerprint": "aaa", "subset": "s2", "n": 1}}  # other problems: its own row  # fmt: skip
+    for i, (name, summary) in enumerate(jobs.items()):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+        os.utime(tmp_path / name / "summary.json", (1e9 + i, 1e9 + i))
+    df = report.collect(tmp_path)
+    assert sorted(df["job"]) == ["1_logitdiff", "3_lowprob", "4_lowprob_limit1"]
+    assert df.set_index("job").loc["3_lowprob", "accuracy"] == 0.75 and df.set_index("job").loc["1_logitdiff", "complete"]

@@ -1,13 +1,24 @@
-"""The result store: atomic files, durable appends, torn lines, fingerprints, summaries."""
+"""The result store: entries by fingerprint, durable appends, torn lines, the per-configuration lock
+(two real processes), job directory views, summaries."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
+from conftest import REPO
 from t2m.analysis.metrics import summarize, wilson_interval
-from t2m.pipeline.store import SAMPLES, RunStore, atomic_write_json, read_jsonl
+from t2m.pipeline.jobdir import CONFIG, POINTER, SUMMARY, JobDir, pointed_records
+from t2m.pipeline.lock import Busy, FileLock
+from t2m.pipeline.store import SAMPLES, Entry, StoreError, atomic_write_json, fingerprint, read_jsonl, write_atomically
 
 KEY = {"decode": {"strategy": "lowprob", "tau": 0.3}, "model": "tiny", "dataset": "arith100", "code": "abc"}
 
@@ -19,48 +30,151 @@ def rec(i, correct=True, **kw):
     return r
 
 
+def test_entry_is_named_by_its_fingerprint_whatever_the_key_order(tmp_path):
+    reordered = {k: KEY[k] for k in reversed(KEY)}
+    assert Entry(tmp_path, KEY).path == Entry(tmp_path, reordered).path == tmp_path / fingerprint(KEY)
+    assert Entry(tmp_path, {**KEY, "code": "other"}).path != Entry(tmp_path, KEY).path
+
+
 def test_append_and_resume(tmp_path):
-    s = RunStore(tmp_path, KEY)
-    s.append([rec(0), rec(1)])
-    s.append([rec(2)])
-    again = RunStore(tmp_path, KEY)  # a later process with the same fingerprint keeps everything
+    entry = Entry(tmp_path, KEY)
+    with entry.claim():
+        entry.append([rec(0), rec(1)])
+        entry.append([rec(2)])
+    again = Entry(tmp_path, KEY)  # a later process with the same fingerprint sees everything
     assert again.done_ids() == {"p0", "p1", "p2"}
-    assert [r["id"] for r in again.records()] == ["p0", "p1", "p2"]
+    assert [r["id"] for r in again.records(["p2", "p0", "p9"])] == ["p2", "p0"]  # a job's own ids, in its order
+    assert json.loads((entry.path / "key.json").read_text())["key"] == KEY
+
+
+def test_append_needs_the_lock(tmp_path):
+    with pytest.raises(StoreError, match="without holding"):
+        Entry(tmp_path, KEY).append([rec(0)])
 
 
 def test_torn_last_line_is_ignored_then_cut_off(tmp_path):
-    s = RunStore(tmp_path, KEY)
-    s.append([rec(0), rec(1)])
-    with open(tmp_path / SAMPLES, "a") as f:
+    entry = Entry(tmp_path, KEY)
+    with entry.claim():
+        entry.append([rec(0), rec(1)])
+    with open(entry.samples_path, "a") as f:
         f.write('{"id": "p2", "correct": tr')  # a kill in the middle of a write
-    assert [r["id"] for r in read_jsonl(tmp_path / SAMPLES)] == ["p0", "p1"]
-    s = RunStore(tmp_path, KEY)  # reopening repairs the tail, so the next append is not glued onto it
-    s.append([rec(2)])
-    assert [r["id"] for r in s.records()] == ["p0", "p1", "p2"]
+    assert [r["id"] for r in read_jsonl(entry.samples_path)] == ["p0", "p1"]
+    with entry.claim():  # the next holder repairs the tail, so its append is not glued onto it
+        entry.append([rec(2)])
+    assert [r["id"] for r in entry.records()] == ["p0", "p1", "p2"]
 
 
 def test_a_duplicate_record_counts_once(tmp_path):
-    s = RunStore(tmp_path, KEY)
-    s.append([rec(0, correct=True), rec(0, correct=False)])
-    assert len(s.records()) == 1 and s.records()[0]["correct"] is True
+    entry = Entry(tmp_path, KEY)
+    with entry.claim():
+        entry.append([rec(0, correct=True), rec(0, correct=False)])
+    assert len(entry.records()) == 1 and entry.records()[0]["correct"] is True
 
 
-def test_other_fingerprint_moves_old_results_aside(tmp_path):
-    s = RunStore(tmp_path, KEY)
-    s.append([rec(0)])
-    s.write_summary({"accuracy": 1.0})
-    other = RunStore(tmp_path, {**KEY, "code": "def"})
-    assert other.done_ids() == set() and not (tmp_path / "summary.json").exists()
-    stale = list((tmp_path / "stale").iterdir())
-    assert len(stale) == 1 and [r["id"] for r in read_jsonl(stale[0] / SAMPLES)] == ["p0"]
-    assert json.loads((stale[0] / "summary.json").read_text()) == {"accuracy": 1.0}
+def test_an_entry_whose_key_does_not_match_its_name_is_never_written(tmp_path):
+    entry = Entry(tmp_path, KEY)
+    entry.path.mkdir(parents=True)
+    (entry.path / "key.json").write_text(json.dumps({"fingerprint": "somethingelse"}))
+    with pytest.raises(StoreError, match="does not describe"):
+        with entry.claim():
+            pass
+    assert not entry.samples_path.exists()
 
 
-def test_atomic_write_leaves_no_temporary_files(tmp_path):
+def test_atomic_write_leaves_no_temporary_files_and_a_failed_write_keeps_the_old_file(tmp_path):
     atomic_write_json(tmp_path / "summary.json", {"a": 1})
     atomic_write_json(tmp_path / "summary.json", {"a": 2})
+
+    def half_then_fail(tmp):
+        tmp.write_text('{"a": ')
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_atomically(tmp_path / "summary.json", half_then_fail)
     assert json.loads((tmp_path / "summary.json").read_text()) == {"a": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+# ---- the lock ------------------------------------------------------------------------------------
+
+
+def test_lock_names_its_holder_and_a_clean_release_leaves_nobody_to_take_over_from(tmp_path):
+    lock = FileLock(tmp_path / ".lock", what="thing")
+    with lock.hold():
+        holder = lock.holder()
+        assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
+        with FileLock(tmp_path / ".lock", what="thing").hold():  # the same process re-enters (a packed job)
+            pass
+        assert lock.held and lock.holder()["pid"] == os.getpid()  # the inner release did not drop it
+    assert not lock.held and (tmp_path / ".lock").read_bytes() == b""
+    again = FileLock(tmp_path / ".lock", what="thing")
+    with again.hold():
+        assert again.took_over is None
+
+
+HOLDER = textwrap.dedent("""
+    import pathlib, sys, time
+    sys.path.insert(0, {repo!r})
+    from t2m.pipeline.lock import FileLock
+    lock = FileLock(pathlib.Path(sys.argv[1]), what="thing")
+    lock.acquire()
+    pathlib.Path(sys.argv[2]).write_text("held")
+    time.sleep(600)
+""")
+
+
+def test_lock_across_processes_busy_stop_wait_and_take_over_from_a_dead_holder(tmp_path):
+    """Two real processes: the second sees the first's host and pid, stops or waits, and takes the
+    lock over once the first is killed (the kernel releases it; the file still names the dead one)."""
+    path, ready = tmp_path / ".lock", tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", HOLDER.format(repo=str(REPO)), str(path), str(ready)])
+    try:
+        deadline = time.time() + 60
+        while not ready.exists():
+            assert time.time() < deadline and child.poll() is None
+            time.sleep(0.05)
+        lock = FileLock(path, what="configuration X")
+        assert not lock.try_acquire()
+        assert lock.holder()["pid"] == child.pid
+        with pytest.raises(Busy, match=rf"configuration X is in use by host {socket.gethostname()}, pid {child.pid}"):
+            lock.acquire(if_busy="stop")
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        lock.acquire(if_busy="wait")  # returns once the dead holder's lock is gone
+        assert lock.took_over["pid"] == child.pid
+        lock.release()
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
+# ---- the job directory view ----------------------------------------------------------------------
+
+
+def test_job_dir_shows_a_fresh_configuration_at_once_and_another_only_when_finished(tmp_path):
+    first, second = Entry(tmp_path / "store", KEY), Entry(tmp_path / "store", {**KEY, "code": "new"})
+    for entry in (first, second):
+        with entry.claim():
+            entry.append([rec(0), rec(1)])
+    job = JobDir(tmp_path / "job")
+    assert job.begin(first, ["p0", "p1"], "strategy: lowprob\n", {"overrides.yaml": "- a=1\n"})
+    assert job.shows() == first.fingerprint
+    assert [r["id"] for r in pointed_records(job.path, json.loads((job.path / POINTER).read_text()))] == ["p0", "p1"]
+    assert os.readlink(job.path / SAMPLES) == os.path.relpath(first.samples_path, job.path)
+    job.finish(first, ["p0", "p1"], "strategy: lowprob\n", {"overrides.yaml": "- a=1\n"}, {"fingerprint": first.fingerprint})
+
+    before = {p: (job.path / p).read_bytes() for p in (CONFIG, SUMMARY, POINTER, ".hydra/overrides.yaml")}
+    assert not job.begin(second, ["p0"], "strategy: none\n", {"overrides.yaml": "- a=2\n"})  # not displaced yet
+    assert {p: (job.path / p).read_bytes() for p in before} == before
+    job.finish(second, ["p0"], "strategy: none\n", {"overrides.yaml": "- a=2\n"}, {"fingerprint": second.fingerprint})
+    assert job.shows() == second.fingerprint and (job.path / CONFIG).read_text() == "strategy: none\n"
+    (stale,) = (job.path / "stale").iterdir()
+    assert stale.name.startswith(first.fingerprint)
+    assert {p: (stale / p).read_bytes() for p in before} == before  # the old view, moved whole
+    assert first.done_ids() == {"p0", "p1"}  # its samples never moved
+
+
+# ---- metrics -------------------------------------------------------------------------------------
 
 
 def test_wilson_interval():

@@ -70,9 +70,9 @@ def hydra_multirun(tmp_path, monkeypatch):
     """Run a multirun through Hydra with the real config and sweeper but a task that only records
     each job's decoding keys (no model)."""
 
-    def run(*overrides):
+    def run(*overrides, record=lambda cfg: (cfg.strategy, cfg.tau, cfg.c_max, cfg.rho_max)):
         seen = []
-        task = lambda cfg: seen.append((cfg.strategy, cfg.tau, cfg.c_max, cfg.rho_max))  # noqa: E731
+        task = lambda cfg: seen.append(record(cfg))  # noqa: E731
         monkeypatch.setattr(sys, "argv", ["t2m.sweep", "-m", *overrides, "tracker=none", f"hydra.sweep.dir={tmp_path}",
                                           "hydra/job_logging=disabled", "hydra/hydra_logging=disabled"])  # fmt: skip
         sweep.register_named_sweeps()
@@ -103,3 +103,21 @@ def test_hydra_expands_paper_ablation_to_109_jobs(hydra_multirun, tmp_path):
     norm = {(s, t, None, None) if s == "t2t" else (s, t, c, r) for s, t, c, r in seen}
     assert norm == PAPER
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 109  # one Hydra job directory each
+
+
+def test_a_sweep_without_its_baseline_runs_it_first(hydra_multirun):
+    assert hydra_multirun("strategy=lowprob", "tau=0.1,0.3", "c_max=3") == [("t2t", 0.5, 1, 0.25), ("lowprob", 0.1, 3, 0.25), ("lowprob", 0.3, 3, 0.25)]
+    assert hydra_multirun("strategy=lowprob", "tau=0.1,0.3", "baseline=none") == [("lowprob", 0.1, 1, 0.25), ("lowprob", 0.3, 1, 0.25)]
+    # a chosen baseline that is not in the sweep is added the same way
+    assert hydra_multirun("strategy=logitdiff", "baseline={strategy:lowprob,tau:0.5}")[0] == ("lowprob", 0.5, 1, 0.25)
+
+
+def test_one_baseline_per_context(hydra_multirun):
+    record = lambda cfg: (cfg.strategy, cfg.threshold, cfg.dataset.name)  # noqa: E731
+    seen = hydra_multirun("strategy=t2t,lowprob", "threshold=0.5,0.7", "dataset=arith100", record=record)
+    assert len(seen) == 4  # each threshold has its T2T run already: nothing added
+    seen = hydra_multirun("strategy=lowprob", "threshold=0.5,0.7", "dataset=arith100,arith1000", record=record)
+    assert sorted(seen[:4]) == [("t2t", t, d) for t in (0.5, 0.7) for d in ("arith100", "arith1000")]
+    # naming the threshold in the baseline makes it one run for every threshold (per dataset)
+    seen = hydra_multirun("strategy=lowprob", "threshold=0.5,0.7", "baseline={strategy:t2t,threshold:0.7}", record=record)
+    assert seen[0] == ("t2t", 0.7, "arith100") and len(seen) == 3

@@ -67,7 +67,10 @@ def test_multirun_of_two_configurations(t2m_cli, tmp_path):
     out = p.stdout + p.stderr
 
     jobs = sorted(d for d in sweep.iterdir() if d.is_dir() and d.name[0].isdigit())
-    assert [d.name for d in jobs] == ["0_lowprob_tau0.3_c1_rho0.25", "1_logitdiff_tau0.3_c1_rho0.25"]
+    # the sweep has no T2T run to compare with, so it runs one first (baseline=none would not)
+    assert [d.name for d in jobs] == ["0_t2t_tau0.5_c1_rho0.25", "1_lowprob_tau0.3_c1_rho0.25", "2_logitdiff_tau0.3_c1_rho0.25"]
+    base = {s["id"]: s["correct"] for s in jsonl(jobs[0] / "samples.jsonl")}
+    jobs = jobs[1:]
     for job, strategy in zip(jobs, ["lowprob", "logitdiff"]):
         assert f"strategy: {strategy}" in (job / "config.yaml").read_text()
         samples = jsonl(job / "samples.jsonl")
@@ -78,6 +81,10 @@ def test_multirun_of_two_configurations(t2m_cli, tmp_path):
         assert summary["strategy"] == strategy and summary["n"] == 4 and summary["complete"]
         assert summary["accuracy"] == sum(s["correct"] for s in samples) / 4
         assert summary["accuracy_ci95"][0] <= summary["accuracy"] <= summary["accuracy_ci95"][1]
+        paired = summary["paired"]  # written when the sweep ended, the baseline being done
+        assert paired["baseline"] == "0_t2t_tau0.5_c1_rho0.25" and paired["n"] == 4
+        assert paired["fixed"] == sum(s["correct"] and not base[s["id"]] for s in samples)
+        assert paired["broken"] == sum(base[s["id"]] and not s["correct"] for s in samples)
         assert summary["mean_forwards"] == pytest.approx(sum(s["forwards"] for s in samples) / 4)
         repro = summary["repro"]
         assert repro["model"] == "bundled:tiny-dllm" and repro["dataset"] == "arith100" and repro["dataset_limit"] == 4
@@ -86,7 +93,9 @@ def test_multirun_of_two_configurations(t2m_cli, tmp_path):
     assert out.count("Loaded ") == 1  # one model load for the whole sweep
 
     table = pd.read_parquet(sweep / "sweep_results.parquet")
-    assert list(table["strategy"]) == ["lowprob", "logitdiff"] and len(pd.read_csv(sweep / "sweep_results.csv")) == 2
+    assert list(table["strategy"]) == ["t2t", "lowprob", "logitdiff"] and len(pd.read_csv(sweep / "sweep_results.csv")) == 3
+    assert table["vs_baseline"].iloc[0] == "baseline" and set(table["vs_baseline"].iloc[1:]) <= {"better", "worse", "n.s."}
+    assert "paired   vs #0 on 4 problems" in out
     assert (sweep / "cost_vs_accuracy.png").read_bytes()[:4] == b"\x89PNG"
 
     runs = {}
@@ -94,7 +103,7 @@ def test_multirun_of_two_configurations(t2m_cli, tmp_path):
         assert (run_dir / next(run_dir.glob("*.wandb")).name).stat().st_size > 0
         run, summary = wandb_run(run_dir)
         runs[run.job_type] = (run_dir, run, summary)
-    assert set(runs) == {"lowprob", "logitdiff", "sweep"}
+    assert set(runs) == {"t2t", "lowprob", "logitdiff", "sweep"}
     for strategy in ("lowprob", "logitdiff"):
         run_dir, run, summary = runs[strategy]
         assert run.run_group == "adhoc" and run.project == "t2m"
@@ -105,18 +114,27 @@ def test_multirun_of_two_configurations(t2m_cli, tmp_path):
         assert config["strategy"] == strategy and config["dataset"]["limit"] == 4
     run_dir, run, summary = runs["sweep"]
     assert list((run_dir / "files" / "media" / "images").glob("cost_vs_accuracy_*.png"))
-    assert {"accuracy_vs_mean_modifications_table", "accuracy_vs_mean_forwards_table"} <= set(summary)
+    assert {"accuracy_vs_mean_modifications", "accuracy_vs_mean_forwards", "configurations"} <= set(summary)
+    assert summary["baseline"] == "0_t2t_tau0.5_c1_rho0.25" and summary["vs_baseline/n.s."] + summary["vs_baseline/better"] + summary["vs_baseline/worse"] == 2
+    # the W&B charts: one series per strategy and verdict, coloured and shaped as in the PNG, with every knob on hover
+    (chart,) = (run_dir / "files" / "media" / "plotly").glob("accuracy_vs_mean_forwards_*.plotly.json")
+    traces = json.loads(chart.read_text())["data"]
+    assert {t["name"].split(" · ")[0] for t in traces} == {"t2t", "lowprob", "logitdiff"}
+    star = next(t for t in traces if t["name"] == "t2t · baseline")
+    assert star["marker"]["symbol"] == "star" and star["marker"]["color"] == "rgba(0, 0, 0, 1.0)"
+    assert any("lowprob τ=0.3 C_max=1 ρ_max=0.25" in h and "fixed" in h for t in traces for h in t["hovertext"])
+    assert all(len(t["error_y"]["array"]) == len(t["x"]) for t in traces)  # the Wilson intervals
 
 
 KILLER = """
 import os, signal, sys
 from t2m import sweep
 from t2m.pipeline import store
-append = store.RunStore.append
+append = store.Entry.append
 def append_then_die(self, records):  # a hard kill right after the first chunk is durable
     append(self, records)
     os.kill(os.getpid(), signal.SIGKILL)
-store.RunStore.append = append_then_die
+store.Entry.append = append_then_die
 sys.argv[0] = "t2m.sweep"
 sweep.main()
 """
@@ -139,7 +157,8 @@ def test_resume_after_a_kill_loses_and_repeats_nothing(t2m_cli, tmp_path):
     p = subprocess.run([sys.executable, "-m", "t2m.sweep", *again], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     assert "2/6 samples already" in p.stderr + p.stdout
-    assert "W&B failed" in p.stderr + p.stdout
+    assert "Took over the lock of configuration" in p.stderr + p.stdout  # the killed run's lock, released by the kernel
+    assert "W&B cannot reach" in p.stderr + p.stdout and "writing offline runs instead" in p.stderr + p.stdout
     samples = jsonl(run_dir / "samples.jsonl")
     assert [s["id"] for s in samples] == [f"arith100-{i:04d}" for i in range(6)]
     assert samples[:2] == first  # finished samples were kept, not decoded again
@@ -163,12 +182,17 @@ BAD = [
     (["model.dtype=float64"], "model.dtype='float64' is unknown; allowed: float32, bfloat16, float16"),
     (["-m", "tau=0.1,1.5"], "tau=1.5 is out of range"),  # a sweep stops before its first job
     (["-m", "sweep=nope"], "sweep=nope is unknown; allowed: paper_ablation, quick"),
-    (["nosuchkey=1"], "nosuchkey"),
+    (["nosuchkey=1"], "nosuchkey is not a config key"),
+    (["+foo=1"], "foo is not a config key"),
+    (["gen_length=1000"], "gen_length=1000 does not fit the model"),
+    (["dataset=gsm8k", "dataset.path=empty.jsonl"], "dataset.path='empty.jsonl': holds no problems"),
 ]
 
 
 def test_config_errors_exit_2_with_one_line_before_loading_anything(tmp_path):
+    """A sample of tests/test_faults.py's matrix as separate processes, all at once."""
     env = cli_env(tmp_path)
+    (tmp_path / "empty.jsonl").write_text("")
     procs = []
     for i, (args, _) in enumerate(BAD):  # all at once: each is a Python start-up, nothing more
         out = tmp_path / str(i)
@@ -179,7 +203,7 @@ def test_config_errors_exit_2_with_one_line_before_loading_anything(tmp_path):
         assert proc.returncode == 2, (args, stdout, stderr)
         assert len(stderr.strip().splitlines()) == 1 and message in stderr, (args, stderr)
         assert "Loaded" not in stdout + stderr
-    assert not list(tmp_path.glob("*/samples.jsonl"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl"]  # nothing written, not even a run directory
 
 
 def test_submitit_local_launcher(t2m_cli, tmp_path):
@@ -187,6 +211,6 @@ def test_submitit_local_launcher(t2m_cli, tmp_path):
     t2m_cli("-m", "strategy=lowprob,none", "dataset.limit=2", "gen_length=32", "tracker=none", "hydra/launcher=submitit_local",
             f"hydra.sweep.dir={sweep}", check=True)  # fmt: skip
     summaries = sorted(sweep.glob("*/summary.json"))
-    assert [json.loads(s.read_text())["strategy"] for s in summaries] == ["lowprob", "none"]
-    assert len(pd.read_csv(sweep / "sweep_results.csv")) == 2
+    assert [json.loads(s.read_text())["strategy"] for s in summaries] == ["t2t", "lowprob", "none"]  # with the baseline
+    assert len(pd.read_csv(sweep / "sweep_results.csv")) == 3
     assert os.path.isdir(sweep / ".submitit")

@@ -2,4 +2,7 @@
 
     metrics.py   accuracy with its interval, cost means: the summary of one configuration
     errors.py    error classes of a generation (correct, last-mile corruption, reasoning, no answer)
+    stats.py     a configuration against a baseline on the same problems: fixed / broken, Δaccuracy
+                 with a paired bootstrap interval, exact McNemar p
+    diff.py      the per-problem diff of two configurations (fixed, broken, other answer, ...)
 """

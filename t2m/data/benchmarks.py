@@ -15,6 +15,14 @@ from pathlib import Path
 
 from t2m.data import Problem
 
+
+class DatasetFileError(ValueError):
+    """A dataset file that cannot be used: `where` (the file, and the line when one is to blame) and why."""
+
+    def __init__(self, path, reason: str, line: int | None = None):
+        self.path, self.line, self.reason = str(path), line, reason
+        super().__init__(f"{self.path}{'' if line is None else f':{line}'}: {reason}")
+
 HUB = {
     "cmath": ("weitianwen/cmath", None, "test"),
     "gsm8k": ("openai/gsm8k", "main", "test"),
@@ -29,51 +37,77 @@ def cmath100_indices(n_rows: int) -> list[int]:
     algorithm, one seed) without disturbing anyone else's use of `random`.
     """
     if n_rows < CMATH100_SIZE:
-        raise ValueError(f"dataset cmath100 needs at least {CMATH100_SIZE} rows in the full test split, got {n_rows}")
+        raise ValueError(f"cmath100 draws the paper's {CMATH100_SIZE} problems from the full CMATH test split (1,098 rows); got {n_rows} rows")
     return sorted(random.Random(CMATH100_SEED).sample(range(n_rows), CMATH100_SIZE))
 
 
 def load(name: str, path: str | None = None) -> list[Problem]:
+    """Every problem of the benchmark; a file that is missing, empty, not JSONL or lacks a field
+    raises ValueError/OSError with one line naming the file and line."""
     base = "cmath" if name in ("cmath", "cmath100") else name
     if base not in HUB:
         raise ValueError(f"dataset {name!r} has no loader here; allowed: cmath, cmath100, gsm8k")
-    rows = _read_jsonl(name, path) if path is not None else _read_hub(name, *HUB[base])
-    problems = [_cmath_problem(i, r, name) if base == "cmath" else _gsm8k_problem(i, r, name) for i, r in enumerate(rows)]
+    make = _cmath_problem if base == "cmath" else _gsm8k_problem
+    if path is not None:
+        problems = []
+        for i, (line, row) in enumerate(_read_jsonl(name, path)):
+            try:
+                problems.append(make(i, row))
+            except ValueError as e:
+                raise DatasetFileError(path, str(e), line) from None
+    else:
+        problems = []
+        for i, row in enumerate(_read_hub(name, *HUB[base])):
+            try:
+                problems.append(make(i, row))
+            except ValueError as e:
+                raise ValueError(f"dataset {name}: row {i} {e}") from None
     if name == "cmath100":
         # Ids keep the row's index in the full split, so cmath100 rows line up with cmath rows.
         problems = [problems[i] for i in cmath100_indices(len(problems))]
     return problems
 
 
-def _cmath_problem(i: int, row: dict, name: str) -> Problem:
+def _cmath_problem(i: int, row: dict) -> Problem:
     question = row.get("question", row.get("input"))  # the test split says question, the dev file input
     if question is None or "golden" not in row:
-        raise ValueError(f"dataset {name}: row {i} lacks fields; needs question (or input) and golden, has {sorted(row)}")
+        raise ValueError(f"lacks fields; needs question (or input) and golden, has {', '.join(sorted(row)) or 'none'}")
     return Problem(id=f"cmath-{i:04d}", question=str(question), gold=str(row["golden"]).strip())
 
 
-def _gsm8k_problem(i: int, row: dict, name: str) -> Problem:
+def _gsm8k_problem(i: int, row: dict) -> Problem:
     if "question" not in row or "answer" not in row:
-        raise ValueError(f"dataset {name}: row {i} lacks fields; needs question and answer, has {sorted(row)}")
+        raise ValueError(f"lacks fields; needs question and answer, has {', '.join(sorted(row)) or 'none'}")
     answer = str(row["answer"])
     if "#### " not in answer:
-        raise ValueError(f"dataset {name}: row {i} answer has no '#### ' gold marker")
+        raise ValueError("has an answer without '#### ' before its gold number")
     return Problem(id=f"gsm8k-{i:04d}", question=str(row["question"]), gold=answer.rsplit("#### ", 1)[1].strip())
 
 
-def _read_jsonl(name: str, path: str) -> list[dict]:
+def _read_jsonl(name: str, path: str) -> list[tuple[int, dict]]:
+    """(line number, row) of every non-blank line."""
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise DatasetFileError(p, "is a directory; pass a JSONL file with one problem per line")
     if not p.is_file():
         raise FileNotFoundError(f"dataset {name}: no such file {str(p)!r}; pass a JSONL file with one problem per line")
     rows = []
-    with open(p, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ValueError(f"dataset {name}: {p}:{lineno} is not valid JSON ({e.msg})") from None
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise DatasetFileError(p, f"is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DatasetFileError(p, f"is not valid JSON ({e.msg}, column {e.colno})", lineno) from None
+        if not isinstance(row, dict):
+            raise DatasetFileError(p, 'is not a JSON object ({"question": ..., ...} per line)', lineno)
+        rows.append((lineno, row))
+    if not rows:
+        raise DatasetFileError(p, "holds no problems (the file is empty)")
     return rows
 
 

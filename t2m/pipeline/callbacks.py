@@ -1,7 +1,9 @@
-"""Hydra callback: when a multirun ends, write the sweep's table and plot and its W&B summary run.
+"""Hydra callbacks, registered in conf/config.yaml under `hydra.callbacks`.
 
-Registered in conf/config.yaml under `hydra.callbacks`. The same outputs can be rebuilt at any time
-with `python -m t2m.report <sweep dir>`.
+    Preflight      a single run: check the config, dataset, model and directories before Hydra creates
+                   the run directory (a sweep's jobs are checked by the union sweeper the same way)
+    SweepOutputs   when a multirun ends: the sweep's table and plot and its W&B summary run; the same
+                   outputs can be rebuilt at any time with `python -m t2m.report <sweep dir>`
 """
 
 from __future__ import annotations
@@ -15,15 +17,35 @@ from omegaconf import DictConfig
 log = logging.getLogger(__name__)
 
 
+class Preflight(Callback):
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        from t2m.pipeline.preflight import preflight
+        from t2m.pipeline.validate import ConfigError, Rejected, absolute, check
+
+        try:
+            check(config)
+            preflight(config, absolute(config.hydra.run.dir))
+        except ConfigError as e:
+            raise Rejected(e) from e  # Hydra turns an Exception from a callback into a warning and runs the job anyway
+
+
 class SweepOutputs(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from t2m.pipeline import report, tracking
+        from t2m.pipeline.baseline import NONE, BaselineError
+        from t2m.pipeline.task import PROGRESS
         from t2m.pipeline.validate import absolute
 
         sweep_dir = absolute(config.hydra.sweep.dir)
-        overlay = config.report.overlay
+        overlay = absolute(config.report.overlay) if config.report.overlay else None
+        baseline = config.get("baseline")
+        PROGRESS.current = {}
         try:
-            table, png = report.build(sweep_dir, overlay=absolute(overlay) if overlay else None)
+            try:
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=baseline)
+            except BaselineError as e:  # the results stand; only the comparison is missing
+                log.warning("%s; the table and plot have no paired statistics (python -m t2m.report %s --baseline ...)", e, sweep_dir)
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=NONE)
         except Exception:
             log.error("Could not write the sweep table/plot; rebuild them with: python -m t2m.report %s", sweep_dir)
             raise
@@ -33,5 +55,5 @@ class SweepOutputs(Callback):
         for line in report.describe(table).splitlines():
             log.info(line)
         wandb_dir = absolute(config.tracker.dir) if config.tracker.dir else sweep_dir
-        tracking.log_sweep(config.tracker, wandb_dir=wandb_dir, name=f"{config.experiment}-{Path(sweep_dir).name}",
-                           group=config.experiment, table=table, plot_png=png)  # fmt: skip
+        tracking.log_sweep(config.tracker, wandb_dir=wandb_dir, run_id=tracking.run_id("sweep", sweep_dir.resolve(), config.experiment),
+                           name=f"{config.experiment}-{Path(sweep_dir).name}", group=config.experiment, table=table, plot_png=png)  # fmt: skip

@@ -4,22 +4,33 @@
     python -m t2m.sweep -m strategy=lowprob,logitdiff tau=0.1,0.3    # a grid, one job per configuration
     python -m t2m.sweep -m sweep=paper_ablation                      # a named sweep from sweeps/
 
-Every job runs `t2m.pipeline.task.run`. Config errors end the command with status 2 and one line on
-stderr, before anything is loaded.
+Every job runs `t2m.pipeline.task.run`. Every mistake a user can fix ends the command with one line
+on stderr: a bad config, dataset file, model directory or results directory with status 2, before
+anything is loaded or written; a configuration another process is decoding (store.if_busy=stop) with
+status 75; Ctrl-C with status 130, saying what was kept and the command that resumes. With
+HYDRA_FULL_ERROR=1 in the environment every error shows its traceback instead.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import sys
 
 import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from t2m.pipeline.lock import Busy, LockUnsupported
 from t2m.pipeline.paths import CONF_DIR, REPO, SWEEPS_DIR
-from t2m.pipeline.validate import ConfigError, exit_on_error
+from t2m.pipeline.store import StoreError
+from t2m.pipeline.validate import EXIT_CODE, ConfigError, Rejected, exit_on_error, unknown_key
+
+EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: try again later
+EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
 
 
 def register_named_sweeps() -> None:
@@ -37,14 +48,50 @@ def one_line(e: Exception) -> str:
         group, _, option = e.missing_cfg_file.rpartition("/")
         return f"{group}={option} is unknown; allowed: {', '.join(sorted(e.options))}"
     text = " ".join(str(e).split())
+    unknown = re.search(r"Could not override '([^']+)'\. To append to your config use \+", text)
+    if unknown and not unknown.group(1).startswith("hydra."):
+        return unknown_key(unknown.group(1))
+    if text.startswith("Config group override must be a string"):  # `strategy=null`: a group needs an option
+        nulls = [a.split("=", 1)[0] for a in sys.argv[1:] if a.endswith("=null") and (CONF_DIR / a.split("=", 1)[0]).is_dir()]
+        if nulls:
+            options = sorted(p.stem for p in (CONF_DIR / nulls[0]).glob("*.yaml"))
+            return f"{nulls[0]}=null picks no option of the config group {nulls[0]}; allowed: {', '.join(options)}"
     if "'sweep_name'" in text:
         return "sweep_name was renamed; use experiment=NAME (the results subfolder and W&B group)"
     return text or type(e).__name__
 
 
+def resume_command() -> str:
+    """This command again, pinned to the directory it was writing, so that it picks up there."""
+    from t2m.pipeline.task import PROGRESS
+
+    args = sys.argv[1:]
+    key = "hydra.sweep.dir" if PROGRESS.mode == "MULTIRUN" else "hydra.run.dir"
+    if PROGRESS.out_dir is not None and not any(a.split("=", 1)[0].lstrip("+") == key for a in args):
+        args = [*args, f"{key}={PROGRESS.out_dir}"]
+    return " ".join(["python -m t2m.sweep", *map(shlex.quote, args)])
+
+
+def kept() -> str:
+    """What an interrupted command leaves behind, in a few words."""
+    from t2m.pipeline.task import PROGRESS
+
+    if PROGRESS.out_dir is None:
+        return "nothing was written"
+    parts = []
+    if PROGRESS.finished:
+        parts.append(f"{PROGRESS.finished} finished configuration{'s' * (PROGRESS.finished != 1)}")
+    if PROGRESS.current:
+        c = PROGRESS.current
+        parts.append(f"{len(c['entry'].records(c['ids']))}/{c['total']} samples of {c['label']} (in {c['entry'].path})")
+    return "kept " + (" and ".join(parts) if parts else "every finished sample") + f" under {PROGRESS.out_dir}"
+
+
 def main() -> None:
     # Hydra prints its own multi-line report for config errors; let them reach us instead, so every
-    # config mistake ends the same way: one line on stderr, exit status 2, nothing loaded.
+    # config mistake ends the same way: one line on stderr, exit status 2, nothing loaded. Whoever set
+    # HYDRA_FULL_ERROR=1 themselves gets the tracebacks.
+    full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     # conf/, sweeps/ and the sweeper plugin (hydra_plugins/) live in the checkout beside t2m/; make the
     # plugin importable however t2m itself was installed and wherever the command is launched.
@@ -56,5 +103,34 @@ def main() -> None:
     task = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(run)
     try:
         task()
-    except (ConfigError, ConfigCompositionException, OverrideParseException) as e:
-        exit_on_error(one_line(e))
+    except BaseException as e:  # noqa: BLE001 - sorted below: a user's mistake is one line, a bug a traceback
+        if isinstance(e, Rejected):  # a Hydra callback had to leave by a BaseException; the error is inside
+            e = e.error
+        if full_error or isinstance(e, SystemExit):
+            raise
+        fail(e)
+
+
+def fail(e: BaseException) -> None:
+    """End the command with one line for the errors a user can act on; re-raise anything else."""
+    from t2m.pipeline.task import ResultsUnwritable
+
+    if isinstance(e, KeyboardInterrupt):
+        exit_on_error(f"interrupted; {kept()}; resume with: {resume_command()}", EXIT_INTERRUPTED)
+    if isinstance(e, ResultsUnwritable):
+        exit_on_error(f"{e.strerror}; free space or fix the directory, then resume with: {resume_command()}", EXIT_CODE)
+    if isinstance(e, Busy):
+        exit_on_error(str(e), EXIT_BUSY)
+    if isinstance(e, (ConfigError, ConfigCompositionException, OverrideParseException, OmegaConfBaseException, LockUnsupported, StoreError)):
+        exit_on_error(one_line(e), EXIT_CODE)
+    if isinstance(e, ValueError) and _raised_in_hydra(e):  # Hydra composing an override it cannot use (e.g. strategy=null)
+        exit_on_error(one_line(e), EXIT_CODE)
+    raise e
+
+
+def _raised_in_hydra(e: BaseException) -> bool:
+    """Whether `e` comes from Hydra's own code (composing the config), not from a job."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename

@@ -22,36 +22,55 @@ from t2m.pipeline.validate import absolute
 _PACKAGES = ("torch", "transformers", "tokenizers", "hydra-core", "omegaconf", "wandb", "submitit", "numpy", "pandas")
 
 
+# The sources a stored sample depends on: the decoder, the data and prompts, scoring, and how a
+# sample record is built. Editing anything else (the report, W&B, the CLI) keeps the stored samples.
+SAMPLE_CODE = ("decoding", "data", "scoring.py", "pipeline/samples.py")
+# Libraries whose version can change the numbers a model computes.
+NUMERIC_LIBRARIES = ("torch", "transformers")
+
+
 def run_key(cfg, dcfg, lm, data_digest: str) -> dict:
-    """Everything the samples depend on; its hash decides whether a store's samples can be reused.
-    Not in it: batch_size (results do not depend on the batch) and the dataset limit (samples are
-    keyed by problem id, so a larger limit reuses the smaller run's samples)."""
+    """Everything the samples depend on; its hash (the fingerprint) names the configuration's store
+    entry. Not in it: where files live (the checkpoint and the dataset are identified by content),
+    batch_size and packing (results do not depend on them), and the dataset limit (samples are keyed
+    by problem id, so a larger limit reuses the smaller run's samples)."""
+    local = checkpoint_digest(lm.name)
     return {
         "decode": dcfg.to_dict(),
         "model": {
-            "name_or_path": cfg.model.name_or_path or "bundled:tiny-dllm",
-            "revision": lm.revision,
-            "checkpoint": checkpoint_digest(lm.name),
+            "hub_id": None if local else (cfg.model.name_or_path or lm.name),
+            "revision": None if local else lm.revision,
+            "checkpoint": local,
             "dtype": lm.dtype,
             "device": str(lm.device).split(":")[0],
         },
-        "dataset": {
-            "name": cfg.dataset.name,
-            "path": str(absolute(cfg.dataset.path)) if cfg.dataset.path else None,
-            "template": cfg.dataset.template,
-            "digest": data_digest,
-        },
+        "dataset": {"name": cfg.dataset.name, "template": cfg.dataset.template, "digest": data_digest},
         "code": code_digest(),
+        "libraries": {name: _version(name) for name in NUMERIC_LIBRARIES},
+    }
+
+
+def about(cfg, lm) -> dict:
+    """Readable context stored beside a key (not part of the identity): where things were found."""
+    return {
+        "model": cfg.model.name_or_path or "bundled:tiny-dllm",
+        "model_path": lm.name,
+        "dataset_path": str(absolute(cfg.dataset.path)) if cfg.dataset.path else None,
+        "created_by": " ".join([Path(sys.executable).name, "-m", "t2m.sweep", *sys.argv[1:]]),
+        "host": platform.node(),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
 
 @lru_cache(maxsize=None)
 def code_digest() -> str:
-    """Hash of the package's Python sources: samples from other code are never mixed in."""
+    """Hash of the sources a sample depends on (SAMPLE_CODE): samples from other code are never mixed in."""
     h = hashlib.sha256()
-    for f in sorted(PACKAGE.rglob("*.py")):
-        h.update(f.relative_to(PACKAGE.parent).as_posix().encode())
-        h.update(f.read_bytes())
+    for part in SAMPLE_CODE:
+        root = PACKAGE / part
+        for f in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            h.update(f.relative_to(PACKAGE.parent).as_posix().encode())
+            h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -74,13 +93,13 @@ def reproducibility(cfg, lm, key: dict) -> dict:
     versions = {"python": platform.python_version(), "t2m": _version("t2m")}
     versions.update({p: _version(p) for p in _PACKAGES})
     return {
-        "model": key["model"]["name_or_path"],
+        "model": cfg.model.name_or_path or "bundled:tiny-dllm",
         "model_path": lm.name,
         "model_revision": lm.revision,
         "checkpoint_digest": key["model"]["checkpoint"],
         "num_parameters": lm.num_parameters,
         "dataset": cfg.dataset.name,
-        "dataset_path": key["dataset"]["path"],
+        "dataset_path": str(absolute(cfg.dataset.path)) if cfg.dataset.path else None,
         "dataset_limit": cfg.dataset.limit,
         "dataset_digest": key["dataset"]["digest"],
         "device": str(lm.device),

@@ -1,16 +1,26 @@
-"""The local result store: one directory per configuration, the source of truth for every number.
+"""The result store: every configuration's samples, found by fingerprint, safe against re-runs,
+concurrent runs and kills. The source of truth for every number.
 
-    <job dir>/
-      config.yaml        the resolved Hydra config of this configuration
-      fingerprint.json   what the samples depend on (decode config, model, dataset, code) and its hash
-      samples.jsonl      one record per finished sample, appended chunk by chunk
-      summary.json       accuracy with its 95% interval and the cost means, written when all are done
+    <store.dir>/                     default <results_dir>/store; point several results roots at one
+      <fingerprint>/                 one entry per configuration
+        key.json                     what the samples depend on (see provenance.run_key) and its hash
+        samples.jsonl                one record per problem id, appended chunk by chunk
+        .lock                        the entry's lock; names its holder while held
 
-Crash safety: whole files are written to a temporary name and renamed over the target, so a reader
-sees the old file or the new one, never half of one. Samples are appended and fsync'd per finished
-chunk; a kill can tear at most the last line, which readers ignore and the next writer cuts off.
-Resume: opening a store whose fingerprint matches keeps its samples, and the caller decodes only the
-missing ones. A different fingerprint never deletes anything: the old files move to `stale/<hash>/`.
+A configuration's identity is its fingerprint (decoding config, model and checkpoint, dataset and
+its digest, code), not the Hydra job that ran it: a single run, a sweep job, a re-run with the values
+in another order, a packed job decoding several configurations, a requeued SLURM job or an Optuna trial
+all open the same entry with `Entry(store_dir, key)` and decode only the ids it does not hold yet.
+The dataset limit is not part of the identity: records are keyed by problem id, so a run over 100
+problems reuses the 20 a smaller run decoded. Hydra job directories are only views (`t2m.pipeline.jobdir`).
+
+Only the holder of the entry's lock appends (`with entry.claim(): ...`), so a sample is decoded and
+stored once however many processes ask for it. A process that holds several entries at once (a packed
+job decoding several configurations in one batch) claims them in fingerprint order, so two such jobs
+never wait for each other, or with `if_busy="stop"`, leaving a busy configuration to its holder; a
+requeued job simply claims again (its predecessor's lock died with it). Crash safety: whole files are written to a temporary
+name and renamed over the target; samples are appended and fsync'd per finished chunk; a kill can tear
+at most the last line, which readers ignore and the next holder cuts off. Nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -20,29 +30,132 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import time
 from pathlib import Path
 from typing import Iterable
 
+from t2m.pipeline.lock import FileLock
+
 log = logging.getLogger(__name__)
 
-SAMPLES, SUMMARY, CONFIG, FINGERPRINT = "samples.jsonl", "summary.json", "config.yaml", "fingerprint.json"
+SAMPLES, KEY, LOCK = "samples.jsonl", "key.json", ".lock"
+
+
+class StoreError(RuntimeError):
+    """An entry that cannot be used as it is (its key does not match its name)."""
+
+
+def fingerprint(key: dict) -> str:
+    blob = json.dumps(key, sort_keys=True, default=_jsonable).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class Entry:
+    """The samples of the configuration `key` in the store at `store_dir`."""
+
+    def __init__(self, store_dir: Path, key: dict, about: dict | None = None):
+        self.key = key
+        self.fingerprint = fingerprint(key)
+        self.path = Path(store_dir) / self.fingerprint
+        self.about = about or {}  # readable context for key.json (paths, command); not part of the identity
+        self.lock = FileLock(self.path / LOCK, what=f"configuration {self.fingerprint} ({self.path})")
+
+    @property
+    def samples_path(self) -> Path:
+        return self.path / SAMPLES
+
+    def records(self, ids: Iterable[str] | None = None) -> list[dict]:
+        """Finished samples, one per id (the first stored). With `ids`: only those, in that order."""
+        return read_records(self.samples_path, ids)
+
+    def done_ids(self) -> set[str]:
+        return {r["id"] for r in self.records()}
+
+    @contextlib.contextmanager
+    def claim(self, if_busy: str = "wait"):
+        """Hold the entry for writing: create it if new, take its lock (waiting for, or stopping at,
+        another holder), and cut off a line torn by a holder that was killed mid-write."""
+        self._create()
+        with self.lock.hold(if_busy):
+            self._repair_tail()
+            yield self
+
+    def append(self, records: Iterable[dict]) -> int:
+        """Append one finished chunk and make it durable before returning; returns how many."""
+        if not self.lock.held:
+            raise StoreError(f"{self.path}: append without holding the entry's lock (use `with entry.claim():`)")
+        lines = [json.dumps(r, ensure_ascii=False, default=_jsonable) + "\n" for r in records]
+        if lines:
+            with open(self.samples_path, "a", encoding="utf-8") as f:
+                f.write("".join(lines))
+                f.flush()
+                os.fsync(f.fileno())
+        return len(lines)
+
+    def _create(self) -> None:
+        path = self.path / KEY
+        if path.exists():
+            try:
+                stored = json.loads(path.read_text()).get("fingerprint")
+            except ValueError:
+                stored = None
+            if stored != self.fingerprint:
+                raise StoreError(f"{path} does not describe fingerprint {self.fingerprint} (found {stored!r}); "
+                                 f"the entry was edited or copied by hand: move it away and run again")  # fmt: skip
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"fingerprint": self.fingerprint, "key": self.key, "about": self.about})
+
+    def _repair_tail(self) -> None:
+        # A kill mid-append can leave a partial last line; appending after it would glue the next
+        # record onto it. Cut the file back to its last complete line (that sample is decoded again).
+        if not self.samples_path.exists():
+            return
+        with open(self.samples_path, "rb+") as f:
+            data = f.read()
+            end = data.rfind(b"\n") + 1
+            if end < len(data):
+                f.truncate(end)
+                f.flush()
+                os.fsync(f.fileno())
+                log.warning("%s: dropped a torn last line (%d bytes) left by an interrupted run", self.samples_path, len(data) - end)
+
+
+def read_records(samples_path: Path, ids: Iterable[str] | None = None) -> list[dict]:
+    """Records of a samples file, first per id; with `ids`, only those ids, in that order."""
+    seen: dict = {}
+    for r in read_jsonl(samples_path):
+        seen.setdefault(r.get("id"), r)
+    if ids is None:
+        return list(seen.values())
+    return [seen[i] for i in ids if i in seen]
+
+
+# ---- files ---------------------------------------------------------------------------------------
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def atomic_write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
+
+
+def write_atomically(path: Path, write) -> None:
+    """`write(tmp_path)` then rename over `path`: readers see the old file or the new one, never half;
+    a failed write (full disk, kill) leaves the old file and no temporary behind."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")  # same suffix: writers that go by it (savefig) still can
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -51,8 +164,7 @@ def read_jsonl(path: Path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    data = path.read_bytes()
-    lines = data.split(b"\n")
+    lines = path.read_bytes().split(b"\n")
     records = []
     for i, line in enumerate(lines):
         if not line.strip():
@@ -63,91 +175,6 @@ def read_jsonl(path: Path) -> list[dict]:
             if i != len(lines) - 1:  # the last line is allowed to be torn; anything else is worth a word
                 log.warning("%s: line %d is not valid JSON; skipped", path, i + 1)
     return records
-
-
-def fingerprint(key: dict) -> str:
-    blob = json.dumps(key, sort_keys=True, default=_jsonable).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
-class RunStore:
-    """The store of one configuration in `root`, keyed by `key` (everything the samples depend on)."""
-
-    def __init__(self, root: Path, key: dict):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.key = key
-        self.fingerprint = fingerprint(key)
-        self._retire_if_stale()
-        if not (self.root / FINGERPRINT).exists():
-            atomic_write_json(self.root / FINGERPRINT, {"fingerprint": self.fingerprint, "key": key})
-        self._repair_tail()
-
-    @property
-    def samples_path(self) -> Path:
-        return self.root / SAMPLES
-
-    def records(self) -> list[dict]:
-        """Finished samples, first record per id (a sample is never counted twice)."""
-        seen, out = set(), []
-        for r in read_jsonl(self.samples_path):
-            if r.get("id") not in seen:
-                seen.add(r.get("id"))
-                out.append(r)
-        return out
-
-    def done_ids(self) -> set[str]:
-        return {r["id"] for r in self.records()}
-
-    def append(self, records: Iterable[dict]) -> None:
-        """Append one finished chunk and make it durable before returning."""
-        blob = "".join(json.dumps(r, ensure_ascii=False, default=_jsonable) + "\n" for r in records)
-        if not blob:
-            return
-        with open(self.samples_path, "a", encoding="utf-8") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-
-    def write_config(self, yaml_text: str) -> None:
-        atomic_write_text(self.root / CONFIG, yaml_text)
-
-    def write_summary(self, summary: dict) -> None:
-        atomic_write_json(self.root / SUMMARY, summary)
-
-    def _retire_if_stale(self) -> None:
-        # Samples made under another decode config, model, dataset or code are not this run's, but
-        # they are somebody's results: move them aside instead of deleting them.
-        path = self.root / FINGERPRINT
-        if not path.exists():
-            return
-        try:
-            old = json.loads(path.read_text()).get("fingerprint")
-        except ValueError:
-            old = None
-        if old == self.fingerprint:
-            return
-        dest = self.root / "stale" / f"{old or 'unknown'}-{time.strftime('%Y%m%d-%H%M%S')}"
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in (SAMPLES, SUMMARY, CONFIG, FINGERPRINT):
-            if (self.root / name).exists():
-                shutil.move(str(self.root / name), str(dest / name))
-        log.warning("%s holds results of another configuration (fingerprint %s); moved them to %s", self.root, old, dest)
-
-    def _repair_tail(self) -> None:
-        # A kill mid-append can leave a partial last line; appending after it would glue the next
-        # record onto it. Cut the file back to its last complete line (that sample is decoded again).
-        path = self.samples_path
-        if not path.exists():
-            return
-        with open(path, "rb+") as f:
-            data = f.read()
-            end = data.rfind(b"\n") + 1
-            if end < len(data):
-                f.truncate(end)
-                f.flush()
-                os.fsync(f.fileno())
-                log.warning("%s: dropped a torn last line (%d bytes) left by an interrupted run", path, len(data) - end)
 
 
 def _fsync_dir(path: Path) -> None:

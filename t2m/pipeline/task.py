@@ -1,17 +1,19 @@
-"""The Hydra task: one configuration, start to finish (or resumed).
+"""The Hydra task: one configuration, start to finish (or resumed, or found already done).
 
-A job validates its config (before anything heavy), loads the model (once per process: the basic
-launcher runs every job of a sweep in this process and reuses it), decodes the problems its store
-does not hold yet in chunks of `batch_size` rows, appends each finished chunk to the store, and
-writes the summary, a W&B run and one summary line.
+A job checks its config, loads the model (once per process: the basic launcher runs every job of a
+sweep in this process and reuses it), finds its configuration's entry in the result store by
+fingerprint, takes the entry's lock, decodes only the problems the entry does not hold yet in chunks
+of `batch_size` rows (appending each finished chunk), and writes its job directory's view, a W&B run
+and one summary line. Errors a user can fix end as one line (`t2m.pipeline.cli`); `PROGRESS` tells the
+command line what was kept if the job is interrupted.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import errno
 import logging
 import time
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,55 +21,73 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from t2m.analysis import metrics
-from t2m.pipeline import provenance, tracking
-from t2m.pipeline import store as result_store
-from t2m.pipeline.validate import ConfigError, absolute, check, exit_on_error
+from t2m.pipeline import preflight, provenance, tracking
+from t2m.pipeline.jobdir import JobDir, subset_digest
+from t2m.pipeline.lock import Busy, LockUnsupported
+from t2m.pipeline.samples import sample_record
+from t2m.pipeline.store import Entry, StoreError
+from t2m.pipeline.validate import ConfigError, Rejected, absolute, check
 
 log = logging.getLogger(__name__)
+
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
+
+
+class ResultsUnwritable(OSError):
+    """The results or store directory refused a write (full, read-only, no permission)."""
+
+
+@dataclass
+class Progress:
+    """What this process has decoded and kept, for the line printed when it is interrupted."""
+
+    mode: str = "RUN"  # or MULTIRUN
+    out_dir: Path | None = None  # hydra.run.dir, or hydra.sweep.dir for a sweep
+    finished: int = 0  # configurations completed in this process
+    current: dict = field(default_factory=dict)  # the configuration in progress: label, entry, kept, total
+
+
+PROGRESS = Progress()
 
 
 def run(cfg: DictConfig) -> dict:
     """The Hydra task function: one configuration, start to finish (or resumed)."""
     try:
-        dcfg = check(cfg)  # a sweep's jobs were checked by the sweeper already; a single run is checked here
-    except ConfigError as e:
-        exit_on_error(str(e))  # SystemExit: Hydra would otherwise add its own "Error executing job" line
+        return _run(cfg)
+    except (ConfigError, ResultsUnwritable, Busy, LockUnsupported, StoreError) as e:
+        # A BaseException passes Hydra's job runner untouched (an Exception would get Hydra's own
+        # "Error executing job" line), so the command line can print exactly one line for it.
+        raise Rejected(e) from e
+
+
+def _run(cfg: DictConfig) -> dict:
+    dcfg = check(cfg)  # a single run was checked by the Preflight callback, a sweep's jobs by the sweeper; cheap to repeat
     if cfg.threads is not None:
         import torch
 
         torch.set_num_threads(cfg.threads)
     hc = HydraConfig.get()
-    out_dir = absolute(hc.runtime.output_dir)
-    lm = get_model(**OmegaConf.to_container(cfg.model))
-    problems, prompts, data_digest = get_problems(lm, **OmegaConf.to_container(cfg.dataset))
-    key = provenance.run_key(cfg, dcfg, lm, data_digest)
-    store = result_store.RunStore(out_dir, key)
-    store.write_config(OmegaConf.to_yaml(cfg, resolve=True))
+    multirun = hc.mode is not None and hc.mode.name == "MULTIRUN"
+    PROGRESS.mode, PROGRESS.out_dir = ("MULTIRUN", absolute(hc.sweep.dir)) if multirun else ("RUN", absolute(hc.runtime.output_dir))
+    job = JobDir(absolute(hc.runtime.output_dir))
+    with job.lock.hold(cfg.store.if_busy):  # before the model loads: a busy directory is known at once
+        summary, records, entry = _run_locked(cfg, dcfg, hc, job)
+    PROGRESS.finished += 1
+    PROGRESS.current = {}
 
     label = describe(dcfg)
-    decode_missing(lm, problems, prompts, dcfg, store, cfg.batch_size, label)
-
-    wanted = {p.id: i for i, p in enumerate(problems)}
-    records = sorted((r for r in store.records() if r["id"] in wanted), key=lambda r: wanted[r["id"]])
-    summary = {
-        **dcfg.to_dict(),
-        "experiment": cfg.experiment,
-        "model": cfg.model.name_or_path or "bundled:tiny-dllm",
-        "dataset": cfg.dataset.name,
-        **metrics.summarize(records, len(problems)),
-        "fingerprint": store.fingerprint,
-        "repro": provenance.reproducibility(cfg, lm, key),
-    }
-    store.write_summary(summary)
     log.info(
         f"[{OmegaConf.select(hc, 'job.num', default='run')}] {label} | acc {100 * summary['accuracy']:5.1f}% "
         f"[{100 * summary['accuracy_ci95'][0]:.1f}, {100 * summary['accuracy_ci95'][1]:.1f}] | "
         f"mods {summary['mean_modifications']:.2f} | fwd {summary['mean_forwards']:.1f} | {summary['wall_time_s']:.1f}s"
     )
+    if not multirun:
+        log.info(f"Results: {job.path} (summary.json, config.yaml; samples in {entry.path})")
     tracking.log_configuration(
         cfg.tracker,
         wandb_dir=wandb_dir(cfg, hc),
-        name=out_dir.name,
+        run_id=tracking.run_id(entry.fingerprint, summary["subset"], cfg.experiment),
+        name=job.path.name,
         group=cfg.experiment,
         job_type=dcfg.strategy,
         config=OmegaConf.to_container(cfg, resolve=True),
@@ -77,16 +97,56 @@ def run(cfg: DictConfig) -> dict:
     return summary
 
 
-def decode_missing(lm, problems, prompts, dcfg, store, batch_size: int, label: str) -> None:
-    """Decode the problems `store` does not hold yet, appending every finished chunk."""
+def _run_locked(cfg: DictConfig, dcfg, hc, job: JobDir):
+    """Load, find the configuration's entry, decode what it lacks, write the job's view."""
+    lm = load(cfg)
+    everything, data_digest = preflight.dataset_with_digest(cfg.dataset)
+    problems = everything if cfg.dataset.limit is None else everything[: cfg.dataset.limit]
+    prompts = get_prompts(lm, cfg.dataset, problems, data_digest)
+    ids = [p.id for p in problems]
+    entry = Entry(absolute(cfg.store.dir), provenance.run_key(cfg, dcfg, lm, data_digest), about=provenance.about(cfg, lm))
+    label = describe(dcfg)
+    config_yaml, record = OmegaConf.to_yaml(cfg, resolve=True), hydra_record(cfg, hc)
+
+    PROGRESS.current = {"label": label, "entry": entry, "ids": ids, "total": len(problems)}
+    try:
+        with entry.claim(cfg.store.if_busy):
+            job.begin(entry, ids, config_yaml, record)
+            decode_missing(lm, problems, prompts, dcfg, entry, cfg.batch_size, label)
+            records = entry.records(ids)
+            summary = {
+                **dcfg.to_dict(),
+                "experiment": cfg.experiment,
+                "model": cfg.model.name_or_path or "bundled:tiny-dllm",
+                "dataset": cfg.dataset.name,
+                **metrics.summarize(records, len(problems)),
+                "fingerprint": entry.fingerprint,
+                "subset": subset_digest(ids),
+                "store": str(entry.path),
+                "repro": provenance.reproducibility(cfg, lm, entry.key),
+            }
+            job.finish(entry, ids, config_yaml, record, summary)
+    except OSError as e:
+        if e.errno in WRITE_ERRORS and not isinstance(e, LockUnsupported):
+            kept = len(entry.records(ids))
+            raise ResultsUnwritable(e.errno, f"cannot write {e.filename or absolute(cfg.results_dir)} ({e.strerror}); kept {kept} of "
+                                             f"{len(problems)} samples of {label} in {entry.path}") from None  # fmt: skip
+        raise
+    return summary, records, entry
+
+
+def decode_missing(lm, problems, prompts, dcfg, entry: Entry, batch_size: int, label: str) -> None:
+    """Decode the problems the entry does not hold yet, appending every finished chunk."""
     from tqdm import tqdm
 
     from t2m.decoding import decode
 
-    done = store.done_ids()
+    done = entry.done_ids()
     todo = [i for i, p in enumerate(problems) if p.id not in done]
     if len(todo) < len(problems):
-        log.info(f"Resuming {label}: {len(problems) - len(todo)}/{len(problems)} samples already in {store.root}")
+        log.info(f"Resuming {label}: {len(problems) - len(todo)}/{len(problems)} samples already in {entry.path}")
+    if not todo:
+        return
     n_chunks = -(-len(todo) // batch_size)
     with tqdm(total=len(problems), initial=len(problems) - len(todo), desc=label, unit="row", mininterval=1.0, dynamic_ncols=True) as bar:
         for c in range(n_chunks):
@@ -94,37 +154,32 @@ def decode_missing(lm, problems, prompts, dcfg, store, batch_size: int, label: s
             t0 = time.perf_counter()
             results = decode(lm, [prompts[i] for i in chunk], dcfg, batch_size=batch_size, progress=bar.update)
             share = (time.perf_counter() - t0) / len(chunk)
-            store.append(sample_record(lm, problems[i], prompts[i], r, share) for i, r in zip(chunk, results))
-
-
-def sample_record(lm, problem, prompt: list[int], r, decode_share_s: float) -> dict:
-    from t2m.scoring import extract_answer, is_correct
-
-    text = lm.tokenizer.decode(r.tokens, skip_special_tokens=True)
-    return {
-        "id": problem.id,
-        "prompt": lm.tokenizer.decode(prompt),
-        "gold": problem.gold,
-        "generation": text,
-        "extracted": extract_answer(text),
-        "correct": bool(is_correct(text, problem.gold)),
-        "strict_correct": bool(is_correct(text, problem.gold, strict=True)),
-        "tokens": list(r.tokens),
-        "forwards": r.forwards,
-        "t2t_edits": r.t2t_edits,
-        "remasks": r.remasks,
-        "modifications": r.t2t_edits + r.remasks,  # the paper's cost: edits for T2T, remasks for T2M
-        "output_tokens": r.output_tokens,
-        "steps_per_block": list(r.steps_per_block),
-        "wall_time_s": r.wall_time_s,
-        "decode_share_s": decode_share_s,  # this sample's share of its decode call's wall time
-    }
+            entry.append(sample_record(lm, problems[i], prompts[i], r, share) for i, r in zip(chunk, results))
 
 
 def describe(dcfg) -> str:
     if dcfg.is_remask:
         return f"{dcfg.strategy} tau={dcfg.tau} c_max={dcfg.c_max} rho_max={dcfg.rho_max}"
     return f"{dcfg.strategy} tau={dcfg.tau} c_max=- rho_max=-"  # no remasking: the caps do not apply
+
+
+def hydra_record(cfg: DictConfig, hc) -> dict[str, str]:
+    """Hydra's own record of the job (what `hydra.output_subdir` would write), put in place by the job
+    only once its configuration is accepted (conf/config.yaml sets output_subdir: null)."""
+    return {
+        "config.yaml": OmegaConf.to_yaml(cfg),
+        "hydra.yaml": OmegaConf.to_yaml({"hydra": hc}),
+        "overrides.yaml": OmegaConf.to_yaml(hc.overrides.task),
+    }
+
+
+def load(cfg: DictConfig):
+    """The model of `cfg`; a checkpoint that cannot be loaded is a ConfigError (one line)."""
+    try:
+        return get_model(**OmegaConf.to_container(cfg.model))
+    except (ValueError, OSError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"model.name_or_path={cfg.model.name_or_path!r} cannot be loaded: {first}") from None
 
 
 @lru_cache(maxsize=2)
@@ -139,27 +194,18 @@ def get_model(name_or_path=None, revision=None, trust_remote_code=False, dtype="
     return lm
 
 
-_PROBLEMS: dict = {}
+_PROMPTS: dict = {}
 
 
-def get_problems(lm, name, path=None, limit=None, template=None, gen_length=None):
-    """(problems, prompt ids, digest of the whole dataset) for a dataset config, built once per
-    process and model."""
-    key = (lm.name, lm.revision, name, path, limit, template)  # the checkpoint decides the tokenizer
-    if key not in _PROBLEMS:
-        _PROBLEMS[key] = _load_problems(lm, name, path, limit, template)
-    return _PROBLEMS[key]
-
-
-def _load_problems(lm, name, path, limit, template):
+def get_prompts(lm, ds: DictConfig, problems, data_digest: str) -> list[list[int]]:
+    """Prompt token ids of `problems`, built once per process, model, dataset and template."""
     from t2m import data
 
-    everything = data.load_problems(name, str(absolute(path)) if path else None)
-    digest = hashlib.sha256(json.dumps([(p.id, p.question, p.gold) for p in everything]).encode()).hexdigest()[:16]
-    problems = everything if limit is None else everything[:limit]
-    template = template if template is not None else data.PROMPT_TEMPLATES[name]
-    prompts = [data.build_prompt(p, template, lm.tokenizer) for p in problems]
-    return problems, prompts, digest
+    template = ds.template if ds.template is not None else data.PROMPT_TEMPLATES[ds.name]
+    key = (lm.name, lm.revision, data_digest, template, len(problems))  # the checkpoint decides the tokenizer
+    if key not in _PROMPTS:
+        _PROMPTS[key] = [data.build_prompt(p, template, lm.tokenizer) for p in problems]
+    return _PROMPTS[key]
 
 
 def wandb_dir(cfg, hc) -> Path:

@@ -5,67 +5,148 @@ runs land in `<dir>/wandb/offline-run-*` and `wandb sync <that dir>` uploads the
 W&B does (no network, no login, a bug), the failure is one warning line and the local results are
 already on disk. After one failure W&B is switched off for the rest of the process, so an
 unreachable server does not cost a timeout per configuration.
+
+One configuration is one W&B run, however often it is re-run or resumed: its run id is derived from
+its fingerprint, problem subset and experiment (`run_id`), and W&B resumes that run. A run is only
+started when there is something to log, a configuration whose run already holds exactly these results
+(a marker in `<dir>/wandb/t2m-logged/`) is not logged again, and the older offline copies of a run id
+that was logged again (e.g. after a kill during logging) move to `<dir>/wandb/superseded/`, so that
+`wandb sync <dir>/wandb/offline-run-*` uploads each configuration once. An online server that cannot
+be reached within a few seconds is said in one line, and the runs are written offline instead.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import shutil
 from pathlib import Path
+
+from t2m.pipeline.network import reachable
 
 log = logging.getLogger(__name__)
 
+INIT_TIMEOUT_S = 20  # W&B's own default waits 90 s for a server that will not answer
 _broken: str | None = None  # why W&B was switched off in this process, once it failed
+_offline: str | None = None  # why an online tracker writes offline runs in this process
+_probed: set = set()  # servers found reachable in this process
 
 SAMPLE_COLUMNS = ("id", "gold", "extracted", "correct", "strict_correct", "modifications", "forwards", "output_tokens", "generation")
-SCATTERS = (("mean_modifications", "modifications per sample"), ("mean_forwards", "forwards per sample"))
 
 
 def enabled(tracker) -> bool:
     return tracker is not None and tracker.mode != "disabled" and _broken is None
 
 
-def log_configuration(tracker, *, wandb_dir: Path, name: str, group: str, job_type: str, config: dict, summary: dict, records: list[dict]) -> None:
+def run_id(*parts: str) -> str:
+    """A W&B run id that is the same wherever and however often the same thing is logged."""
+    return "t2m-" + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+def check_reachable(tracker) -> None:
+    """For an online tracker: can the server be reached within a few seconds? If not, say so once
+    and write offline runs (same run ids) that `wandb sync` uploads later."""
+    global _offline
+    if tracker is None or tracker.mode != "online" or _offline is not None:
+        return
+    base = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+    if base in _probed:
+        return
+    why = reachable(base)
+    if why is None:
+        _probed.add(base)
+    else:
+        _offline = f"cannot reach {base} ({why})"
+        log.warning("W&B %s; writing offline runs instead, upload them later with: wandb sync <dir>/wandb/offline-run-*", _offline)
+
+
+def log_configuration(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, job_type: str, config: dict,
+                      summary: dict, records: list[dict]) -> None:  # fmt: skip
     """One W&B run for one configuration: its config, summary metrics and a per-sample table."""
-    if not enabled(tracker):
+    if not enabled(tracker) or not summary.get("n"):
+        return
+    marker = _Marker(wandb_dir, run_id, {"mode": _mode(tracker), "project": tracker.project, "entity": tracker.entity,
+                                         "config": config, "summary": summary, "log_samples": tracker.log_samples})  # fmt: skip
+    if marker.logged():
+        log.info("W&B run %s already holds these results; not logged again", run_id)
         return
     try:
         import wandb
 
-        run = _init(tracker, wandb_dir, name=name, group=group, job_type=job_type, config=config)
+        run = _init(tracker, wandb_dir, id=run_id, name=name, group=group, job_type=job_type, config=config)
         try:
             run.summary.update({k: v for k, v in summary.items() if _scalar(v)})
             if tracker.log_samples and records:
                 rows = [[r.get(c) for c in SAMPLE_COLUMNS] for r in records]
                 run.log({"samples": wandb.Table(columns=list(SAMPLE_COLUMNS), data=rows)})
         finally:
+            local = Path(run.dir).parent
             run.finish()
+        _supersede(wandb_dir, run_id, keep=local)
+        marker.write()
     except Exception as e:  # noqa: BLE001 - any W&B failure must leave the local results alone
         _give_up(e)
 
 
-def log_sweep(tracker, *, wandb_dir: Path, name: str, group: str, table, plot_png: Path | None) -> None:
-    """The sweep-level run: every configuration as a table, cost-vs-accuracy scatters and the PNG."""
-    if not enabled(tracker):
+def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, table, plot_png: Path | None) -> None:
+    """The sweep-level run: every configuration as a table (with its paired comparison to the
+    baseline), cost-vs-accuracy charts coloured by strategy and shaped by significance (plotly, so
+    that hovering names every knob), the PNG, and the comparison counts in the run's summary."""
+    if not enabled(tracker) or table.empty:
+        return
+    marker = _Marker(wandb_dir, run_id, {"mode": _mode(tracker), "project": tracker.project, "entity": tracker.entity,
+                                         "table": table.to_csv(index=False)})  # fmt: skip
+    if marker.logged():
+        log.info("W&B run %s already holds this sweep's table; not logged again", run_id)
         return
     try:
         import wandb
 
-        run = _init(tracker, wandb_dir, name=name, group=group, job_type="sweep", config={"sweep": group, "configurations": len(table)})
+        from t2m.pipeline.plot import PANELS, plotly_figure
+
+        run = _init(tracker, wandb_dir, id=run_id, name=name, group=group, job_type="sweep",
+                    config={"sweep": group, "configurations": len(table)})  # fmt: skip
         try:
-            df = table.copy()
-            df["accuracy_pct"] = 100 * df["accuracy"]
+            df = table.assign(accuracy_pct=100 * table["accuracy"])
+            df = df.astype(object).where(df.notna(), None).map(_python)  # NaN, <NA> -> None; numpy scalars -> Python
             cols = [c for c in df.columns if df[c].map(_scalar).all()]
-            wtable = wandb.Table(dataframe=df[cols])
-            logged = {"configurations": wtable}
-            for x, title in SCATTERS:
-                logged[f"accuracy_vs_{x}"] = wandb.plot.scatter(wtable, x, "accuracy_pct", title=f"accuracy vs {title}")
+            logged = {"configurations": wandb.Table(columns=cols, data=df[cols].values.tolist())}
+            for col, _, label in PANELS:
+                logged[f"accuracy_vs_{col}"] = wandb.Plotly(plotly_figure(table, col, label, title=f"accuracy vs {label}"))
             if plot_png is not None and Path(plot_png).exists():
                 logged["cost_vs_accuracy"] = wandb.Image(str(plot_png))
             run.log(logged)
+            run.summary.update(sweep_summary(table))
         finally:
+            local = Path(run.dir).parent
             run.finish()
+        _supersede(wandb_dir, run_id, keep=local)
+        marker.write()
     except Exception as e:  # noqa: BLE001
         _give_up(e)
+
+
+def sweep_summary(table) -> dict:
+    """What the sweep's W&B summary says about the paired comparisons."""
+    out = {}
+    if "vs_baseline" not in table:
+        return out
+    verdicts = table["vs_baseline"].value_counts()
+    out.update({f"vs_baseline/{k}": int(verdicts.get(k, 0)) for k in ("better", "worse", "n.s.")})
+    bases = table.loc[table["vs_baseline"] == "baseline", "job"].tolist()
+    if bases:
+        out["baseline"] = bases[0] if len(bases) == 1 else ", ".join(bases)
+    compared = table[table["vs_baseline"].isin(["better", "worse", "n.s."])]
+    if len(compared):
+        best = compared.loc[compared["delta_accuracy"].idxmax()]
+        out.update({"best/job": best["job"], "best/delta_accuracy": float(best["delta_accuracy"]), "best/mcnemar_p": float(best["mcnemar_p"])})
+    return out
+
+
+def _mode(tracker) -> str:
+    return "offline" if _offline is not None and tracker.mode == "online" else tracker.mode
 
 
 def _init(tracker, wandb_dir: Path, **kwargs):
@@ -73,21 +154,59 @@ def _init(tracker, wandb_dir: Path, **kwargs):
 
     wandb_dir = Path(wandb_dir)
     wandb_dir.mkdir(parents=True, exist_ok=True)
+    check_reachable(tracker)
     return wandb.init(
         project=tracker.project,
         entity=tracker.entity,
-        mode=tracker.mode,
+        mode=_mode(tracker),
         dir=str(wandb_dir),
+        resume="allow",  # the run id names the configuration: a re-run continues its run
         reinit="create_new",  # a fresh run per configuration, even in one process
-        settings=wandb.Settings(console="off", silent=True),  # the job's own output stays on the console only
+        # the job's own output stays on the console only; a server that does not answer ends init in time
+        settings=wandb.Settings(console="off", silent=True, init_timeout=INIT_TIMEOUT_S),
         **kwargs,
     )
+
+
+class _Marker:
+    """`<dir>/wandb/t2m-logged/<run id>.json`: the digest of what that run was last given in full."""
+
+    def __init__(self, wandb_dir: Path, run_id: str, content: dict):
+        self.path = Path(wandb_dir) / "wandb" / "t2m-logged" / f"{run_id}.json"
+        self.digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+    def logged(self) -> bool:
+        try:
+            return json.loads(self.path.read_text()).get("digest") == self.digest
+        except (OSError, ValueError):
+            return False
+
+    def write(self) -> None:
+        from t2m.pipeline.store import atomic_write_json
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.path, {"digest": self.digest})
+
+
+def _supersede(wandb_dir: Path, run_id: str, keep: Path) -> None:
+    """Move older offline copies of `run_id` (a kill during logging, a changed re-run) out of the
+    `offline-run-*` glob that `wandb sync` is given; the newest holds everything."""
+    root = Path(wandb_dir) / "wandb"
+    for old in root.glob(f"offline-run-*-{run_id}"):
+        if old.resolve() != keep.resolve():
+            dest = root / "superseded"
+            dest.mkdir(exist_ok=True)
+            shutil.move(str(old), str(dest / old.name))
 
 
 def _give_up(e: Exception) -> None:
     global _broken
     _broken = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
     log.warning("W&B failed (%s); local results are unaffected, W&B is off for the rest of this process", _broken)
+
+
+def _python(v):
+    return v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v
 
 
 def _scalar(v) -> bool:

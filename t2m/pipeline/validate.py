@@ -2,34 +2,53 @@
 
 Every problem is a `ConfigError` whose message is one line naming the key and what it allows; the
 command line prints it and exits with status 2. Decoding values are checked by `t2m.DecodeConfig`
-itself, so there is one source of truth for their ranges.
+itself, so there is one source of truth for their ranges; the keys a config may have are the keys of
+the YAML files under conf/ and sweeps/. Checks that read files or the network (dataset contents, model
+directories, results directories, the hub) are in `t2m.pipeline.preflight`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from t2m.decoding.config import DecodeConfig
+from t2m.pipeline.lock import IF_BUSY
+from t2m.pipeline.paths import CONF_DIR, SWEEPS_DIR
 
 EXIT_CODE = 2
 DTYPES = ("float32", "bfloat16", "float16")
 TRACKER_MODES = ("offline", "online", "disabled")
+RENAMED = {"sweep_name": "experiment"}
 _DEVICE = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
+_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.,=+-]*$")  # one path component, never "." or ".."
 
 
 class ConfigError(ValueError):
     """A bad value in the config, reported as one line."""
 
 
-def exit_on_error(message: str) -> None:
-    """End the command the way every config mistake ends: one line on stderr, status 2."""
+class Rejected(BaseException):
+    """A user-fixable error (a ConfigError, a busy lock, a full disk) raised where Hydra would catch an
+    Exception: its callbacks only warn and carry on, its job runner adds its own "Error executing job"
+    line. A BaseException passes through to the command line, which prints the error inside as one line."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
+def exit_on_error(message: str, status: int = EXIT_CODE) -> None:
+    """End the command the way every user-fixable mistake ends: one line on stderr, status 2."""
     print(f"t2m.sweep: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_CODE)
+    raise SystemExit(status)
 
 
 def decode_config(cfg: DictConfig) -> DecodeConfig:
@@ -44,7 +63,20 @@ def decode_config(cfg: DictConfig) -> DecodeConfig:
 
 def check(cfg: DictConfig) -> DecodeConfig:
     """Raise ConfigError on the first bad value; return the validated DecodeConfig."""
-    from t2m.data import DATASETS
+    check_keys(cfg)
+    try:
+        for key in cfg.keys():  # every ${...} resolves (Hydra's own node resolves per job, later)
+            if key != "hydra":
+                value = cfg[key]
+                if OmegaConf.is_config(value):
+                    OmegaConf.to_container(value, resolve=True)
+    except OmegaConfBaseException as e:
+        raise ConfigError(_omegaconf_line(e)) from None
+    return _check_values(cfg)
+
+
+def _check_values(cfg: DictConfig) -> DecodeConfig:
+    from t2m.data import DATASETS, PROMPT_TEMPLATES
 
     dc = decode_config(cfg)
     ds = cfg.dataset
@@ -53,8 +85,13 @@ def check(cfg: DictConfig) -> DecodeConfig:
     if ds.path is not None:
         if str(ds.name).startswith("arith"):
             raise ConfigError(f"dataset.path is not allowed for {ds.name} (generated, bundled); allowed: null")
+        if absolute(ds.path).is_dir():
+            raise ConfigError(f"dataset.path={ds.path!r} is a directory; allowed: a JSONL file, or null for the hub dataset")
         if not absolute(ds.path).is_file():
             raise ConfigError(f"dataset.path={ds.path!r} does not exist; allowed: a JSONL file, or null for the hub dataset")
+    if ds.template is not None and (not isinstance(ds.template, str) or "{question}" not in ds.template):
+        raise ConfigError(f"dataset.template={ds.template!r} has no {{question}} to put the problem in; allowed: a text "
+                          f"containing {{question}}, or null for {ds.name}'s own ({PROMPT_TEMPLATES[ds.name]!r})")  # fmt: skip
     _positive_int_or_none("dataset.limit", ds.limit)
     _positive_int("batch_size", cfg.batch_size)
     _positive_int_or_none("threads", cfg.threads)
@@ -69,17 +106,149 @@ def check(cfg: DictConfig) -> DecodeConfig:
 
         if not torch.cuda.is_available():
             raise ConfigError(f"model.device={m.device!r} but CUDA is not available here; allowed: cpu or auto")
-    if m.name_or_path is not None and _looks_local(str(m.name_or_path)) and not absolute(m.name_or_path).is_dir():
+    if m.name_or_path is not None and looks_local(str(m.name_or_path)) and not absolute(m.name_or_path).is_dir():
         raise ConfigError(f"model.name_or_path={m.name_or_path!r} does not exist; allowed: a checkpoint directory or a hub id")
     for key in ("mask_id", "eos_id"):
         _positive_int_or_none(f"model.{key}", m[key], minimum=0)
 
     if cfg.tracker.mode not in TRACKER_MODES:
         raise ConfigError(f"tracker.mode={cfg.tracker.mode!r} is unknown; allowed: {', '.join(TRACKER_MODES)}")
+    _check_baseline(cfg.get("baseline"))
     overlay = cfg.get("report", {}).get("overlay")
     if overlay is not None and not absolute(overlay).is_file():
         raise ConfigError(f"report.overlay={overlay!r} does not exist; allowed: a CSV file, or null")
+    if overlay is not None:
+        _check_overlay(overlay)
+    _check_experiment(cfg)
+    store = cfg.store
+    if store.if_busy not in IF_BUSY:
+        raise ConfigError(f"store.if_busy={store.if_busy!r} is unknown; allowed: {', '.join(IF_BUSY)}")
+    if isinstance(store.min_free_mb, bool) or not isinstance(store.min_free_mb, (int, float)) or store.min_free_mb < 0:
+        raise ConfigError(f"store.min_free_mb={store.min_free_mb!r} is invalid; allowed: a number >= 0")
+    if not str(store.dir).strip():
+        raise ConfigError("store.dir is empty; allowed: a directory (default: <results_dir>/store)")
     return dc
+
+
+def check_keys(cfg: DictConfig) -> None:
+    """Every key must be one that conf/ or sweeps/ defines (a `+foo=1` typo is not silently kept),
+    and every key they define must be there (`~model` would leave the job without one)."""
+    allowed = schema()
+    present = [k for k in cfg.keys() if k != "hydra"]
+    for key in present:
+        if key not in allowed:
+            raise ConfigError(unknown_key(key))
+        sub = allowed[key]
+        if sub is not None and OmegaConf.is_dict(cfg[key]):
+            for inner in cfg[key].keys():
+                if inner not in sub:
+                    raise ConfigError(unknown_key(f"{key}.{inner}"))
+    for key in required_keys():
+        if key not in present:
+            raise ConfigError(f"{key} is missing from the config (was it deleted with ~{key}?); allowed: keep it, set it with {key}=...")
+    for key in present:
+        if OmegaConf.is_missing(cfg, key):
+            raise ConfigError(f"{key} is not set; allowed: set it on the command line ({key}=...)")
+
+
+def unknown_key(name: str) -> str:
+    """The one line for a key no config file defines, with the keys it could have meant."""
+    parent, _, leaf = name.rpartition(".")
+    top = name.split(".")[0].lstrip("+~")
+    if top in RENAMED:
+        return f"{top} was renamed; use {RENAMED[top]}=... instead"
+    allowed = schema()
+    siblings = sorted(allowed.get(parent) or ()) if parent else sorted(allowed)
+    names = [f"{parent}.{s}" if parent else s for s in siblings]
+    close = difflib.get_close_matches(leaf, siblings, n=1)  # compare leaves: a shared "model." prefix is no evidence
+    hint = f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
+    return f"{name} is not a config key{hint}; allowed: {', '.join(names)}"
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, frozenset | None]:
+    """The keys a config may have, from the YAML files themselves: conf/config.yaml, the options of
+    its groups (a `_global_` option such as a strategy adds top-level keys; model, dataset and
+    tracker options add keys under their group) and the named sweeps. None: a plain value."""
+    keys: dict[str, set | None] = {}
+
+    def add(node: dict) -> None:
+        for key, value in node.items():
+            if key in ("defaults", "hydra"):
+                continue
+            inner = set(value) if isinstance(value, dict) else None
+            if inner is not None and keys.get(key) is not None:
+                keys[key] |= inner
+            else:
+                keys.setdefault(key, inner)
+
+    add(OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml")))
+    for group in sorted(p for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra"):
+        for option in sorted(group.glob("*.yaml")):
+            node = OmegaConf.to_container(OmegaConf.load(option)) or {}
+            add(node if "@package _global_" in option.read_text() else {group.name: node})
+    for sweep in sorted(SWEEPS_DIR.glob("*.yaml")):
+        add(OmegaConf.to_container(OmegaConf.load(sweep)) or {})
+    keys.setdefault("sweep", None)  # the group of named sweeps; composes to nothing
+    return {k: None if v is None else frozenset(v) for k, v in keys.items()}
+
+
+@lru_cache(maxsize=1)
+def required_keys() -> frozenset:
+    """Keys every composed config has: those of conf/config.yaml and those of the groups its defaults
+    list always picks (model, dataset, tracker); keys that only an optional group adds are not required."""
+    primary = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml"))
+    keys = {k for k in primary if k not in ("defaults", "hydra")}
+    for item in primary.get("defaults", []):
+        if isinstance(item, dict):
+            ((group, option),) = item.items()
+            options = sorted((CONF_DIR / group).glob("*.yaml")) if (CONF_DIR / group).is_dir() else []
+            if option is not None and options and "@package _global_" not in options[0].read_text():
+                keys.add(group)
+    return frozenset(keys)
+
+
+def _check_experiment(cfg: DictConfig) -> None:
+    """`experiment` is a folder under results_dir and a W&B group: it must stay inside results_dir
+    and out of the store."""
+    name = str(cfg.experiment)
+    parts = name.split("/")
+    if not all(_FOLDER.match(p) for p in parts):
+        raise ConfigError(f"experiment={name!r} is invalid; allowed: a name of letters, digits and . _ - (or several joined "
+                          f"by /), a folder under results_dir that cannot point outside it")  # fmt: skip
+    folder = (absolute(cfg.results_dir) / name).resolve()
+    store = absolute(cfg.store.dir).resolve()
+    if folder == store or store in folder.parents:
+        raise ConfigError(f"experiment={name!r} is the store's folder ({store}); allowed: any other name")
+
+
+def _check_overlay(path) -> None:
+    import csv
+
+    try:
+        with open(absolute(path), newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"report.overlay={str(path)!r} cannot be read ({e}); allowed: a CSV file") from None
+    missing = {"accuracy_pct", "strategy"} - set(header)
+    if missing:
+        raise ConfigError(f"report.overlay={str(path)!r} lacks the column(s) {', '.join(sorted(missing))}; "
+                          f"allowed: a CSV with accuracy_pct, strategy and avg_modifications_per_sample or avg_forwards_per_sample")  # fmt: skip
+
+
+def _omegaconf_line(e: OmegaConfBaseException) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    key = getattr(e, "full_key", None)
+    return f"{key}: {msg}" if key and key not in msg else msg
+
+
+def _check_baseline(value) -> None:
+    from t2m.pipeline.baseline import BaselineError, parse
+
+    try:
+        parse(value)
+    except BaselineError as e:
+        raise ConfigError(str(e)) from None
 
 
 def absolute(path) -> Path:
@@ -92,7 +261,7 @@ def absolute(path) -> Path:
     return Path(HydraConfig.get().runtime.cwd) / p
 
 
-def _looks_local(name: str) -> bool:
+def looks_local(name: str) -> bool:
     return name.startswith((".", "/", "~")) or Path(name).exists()
 
 

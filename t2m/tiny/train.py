@@ -257,7 +257,7 @@ def main(argv=None) -> dict:
     if args.resume:
         if not state_path.exists():
             raise FileNotFoundError(f"--resume: no train state at {state_path}; start without --resume")
-        state = torch.load(state_path, map_location=device, weights_only=False)
+        state = torch.load(state_path, map_location=device, weights_only=True)  # tensors and plain values only: loading never runs code
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start = state["step"]

@@ -12,10 +12,11 @@ C_max or rho_max), so a named sweep lists its grids in `hydra.sweeper.grids`:
 
 Each grid is expanded like a command line; every override actually given on the command line is
 applied to every grid (replacing that key where the grid sets it); the union is run in grid order.
-With no grids this is exactly the basic sweeper. Before anything is launched, every job's config is
-composed once: composition errors and invalid decoding values stop the sweep before a model loads,
-and jobs whose composed configs are identical (e.g. `strategy=t2t` and `strategy=t2t tau=0.5`) run
-once.
+With no grids this is exactly the basic sweeper. Before anything is launched (before the sweep
+directory exists), every job's config is composed once and checked like a single run's (values, keys,
+dataset file, model directory, results directories: `t2m.pipeline.preflight`), so a bad input stops the
+sweep with one line before a model loads or a file is written; jobs whose composed configs are
+identical (e.g. `strategy=t2t` and `strategy=t2t tau=0.5`) run once.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from typing import Any, Mapping, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from t2m.pipeline.validate import ConfigError, check
+from t2m.pipeline import baseline
+from t2m.pipeline.preflight import preflight
+from t2m.pipeline.validate import ConfigError, absolute, check
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +92,25 @@ class UnionSweep:
         """Nothing left to check: split_arguments has composed and checked every job already."""
 
     def _compose_and_check(self, jobs: list[list[str]]) -> list[list[str]]:
-        seen, kept = set(), []
+        kept, rows = self._unique(jobs)
+        dropped = len(jobs) - len(kept)
+        named = f" from {len(self.grids)} grids" if self.grids else ""
+        log.info(f"Sweep: {len(kept)} configurations{named}" + (f" ({dropped} duplicates dropped)" if dropped else ""))
+        # The sweep's configurations are compared with its baseline: run it too where it is missing.
+        spec = baseline.parse(rows[0][1].get("baseline")) if rows else None
+        added, added_rows = self._unique(baseline.missing_jobs(spec, [(j, r) for j, (r, _) in zip(kept, rows)]))
+        added = [job for job, (row, _) in zip(added, added_rows) if baseline.matches(row, spec)]  # composed as meant
+        if added:
+            log.info(f"Sweep: + {len(added)} baseline configuration(s) to compare with: {'; '.join(' '.join(a) for a in added)}")
+        return added + kept
+
+    def _unique(self, jobs: list[list[str]]) -> tuple[list[list[str]], list[tuple[dict, DictConfig]]]:
+        """Compose and check every job; drop the ones that compose like an earlier one."""
+        seen, kept, rows = set(), [], []
         for job in jobs:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
             check(cfg)
+            preflight(cfg, absolute(self.config.hydra.sweep.dir))  # cached: the dataset and model are read once
             with open_dict(cfg):
                 del cfg["hydra"]  # job numbers and output dirs differ by construction
             body = OmegaConf.to_container(cfg, resolve=True)
@@ -100,10 +118,8 @@ class UnionSweep:
             if identity not in seen:
                 seen.add(identity)
                 kept.append(job)
-        dropped = len(jobs) - len(kept)
-        named = f" from {len(self.grids)} grids" if self.grids else ""
-        log.info(f"Sweep: {len(kept)} configurations{named}" + (f" ({dropped} duplicates dropped)" if dropped else ""))
-        return kept
+                rows.append((baseline.flat_row(cfg), cfg))
+        return kept, rows
 
 
 def _axes(overrides: Sequence[Override]) -> "OrderedDict[str, list[str]]":

@@ -1,0 +1,155 @@
+"""A Hydra job directory: the human-readable view of one configuration's results.
+
+    <job dir>/
+      config.yaml      the resolved config
+      store.json       where the samples are: the store entry (fingerprint, path) and this job's problem ids
+      samples.jsonl    a link to the entry's samples (the entry may hold more problems than this job's)
+      summary.json     metrics and the reproducibility record; written last, once the job is done
+      .hydra/          Hydra's record of the invocation (unresolved config, overrides, Hydra's config)
+      .t2m.lock        held by the job that uses the directory
+
+Nothing good is displaced by something that failed: a directory that shows another configuration
+keeps showing it until this job has finished and has its summary; only then does the old view move to
+`stale/<fingerprint>-<time>/` (its samples never move: they live in the store) and the new one take
+its place. A fresh directory, or one that shows this same configuration, gets its view at once, so a
+running or killed job appears in the sweep table as incomplete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from t2m.pipeline.lock import FileLock
+from t2m.pipeline.store import SAMPLES, Entry, atomic_write_json, atomic_write_text, read_records
+
+log = logging.getLogger(__name__)
+
+CONFIG, SUMMARY, POINTER, HYDRA_RECORD, LOCK = "config.yaml", "summary.json", "store.json", ".hydra", ".t2m.lock"
+LEGACY_FINGERPRINT = "fingerprint.json"  # job directories written before the store kept samples by fingerprint
+VIEW = (CONFIG, SUMMARY, POINTER, SAMPLES, HYDRA_RECORD, LEGACY_FINGERPRINT)
+
+
+def subset_digest(ids: list[str]) -> str:
+    """Which problems a job evaluates (the dataset limit picks them), as a short hash."""
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
+
+
+class JobDir:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.lock = FileLock(self.path / LOCK, what=f"job directory {self.path}")
+
+    def shows(self) -> str | None:
+        """The fingerprint of the configuration the directory shows; None if it shows nothing yet,
+        "unknown" for results whose fingerprint cannot be read."""
+        for name in (POINTER, LEGACY_FINGERPRINT):
+            try:
+                return json.loads((self.path / name).read_text())["fingerprint"]
+            except FileNotFoundError:
+                continue
+            except (ValueError, KeyError, TypeError):
+                return "unknown"
+        return "unknown" if any((self.path / name).exists() for name in (CONFIG, SUMMARY, SAMPLES)) else None
+
+    def begin(self, entry: Entry, ids: list[str], config_yaml: str, hydra_record: dict[str, str]) -> bool:
+        """Show this job's configuration now if the directory is fresh or shows it already; returns
+        False when the directory shows another configuration (the view then waits for `finish`)."""
+        if self.shows() not in (None, entry.fingerprint):
+            log.warning("%s shows another configuration (%s); it stays until this one (%s) has finished",
+                        self.path, self.shows(), entry.fingerprint)  # fmt: skip
+            return False
+        self._put_view(entry, ids, config_yaml, hydra_record)
+        return True
+
+    def finish(self, entry: Entry, ids: list[str], config_yaml: str, hydra_record: dict[str, str], summary: dict) -> None:
+        """Write the summary; first move another configuration's view aside, now that there is a
+        valid replacement for it."""
+        shown = self.shows()
+        if shown not in (None, entry.fingerprint):
+            self._move_aside(shown)
+        self._put_view(entry, ids, config_yaml, hydra_record)
+        atomic_write_json(self.path / SUMMARY, summary)
+
+    def _put_view(self, entry: Entry, ids: list[str], config_yaml: str, hydra_record: dict[str, str]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        record = self.path / HYDRA_RECORD
+        record.mkdir(exist_ok=True)
+        for name, text in hydra_record.items():
+            _write_if_changed(record / name, text)
+        _write_if_changed(self.path / CONFIG, config_yaml)
+        _link(self.path / SAMPLES, entry.samples_path)
+        pointer = {
+            "fingerprint": entry.fingerprint,
+            "entry": os.path.relpath(entry.path, self.path),
+            "entry_abs": str(entry.path.resolve()),
+            "subset": subset_digest(ids),
+            "problems": ids,
+        }
+        _write_if_changed(self.path / POINTER, json.dumps(pointer, indent=2) + "\n")
+
+    def _move_aside(self, shown: str) -> None:
+        dest = self.path / "stale" / f"{shown}-{time.strftime('%Y%m%d-%H%M%S')}"
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in VIEW:
+            src = self.path / name
+            if src.exists() or src.is_symlink():
+                shutil.move(str(src), str(dest / name))
+        log.warning("%s showed another configuration (%s); moved its files to %s (its samples stay in the store)",
+                    self.path, shown, dest)  # fmt: skip
+
+
+def read_pointer(job_dir: Path) -> dict | None:
+    try:
+        return json.loads((Path(job_dir) / POINTER).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pointed_records(job_dir: Path, pointer: dict) -> list[dict]:
+    """This job's samples, from the store entry its pointer names (relative path first, so a moved
+    results root still works)."""
+    for candidate in (Path(job_dir) / pointer.get("entry", ""), Path(pointer.get("entry_abs", ""))):
+        if (candidate / SAMPLES).exists():
+            return read_records(candidate / SAMPLES, pointer.get("problems"))
+    return []
+
+
+def job_records(job_dir: Path) -> list[dict]:
+    """The samples a job directory shows: its own problems from the store entry it points at, or (a
+    directory from before the store, or a bare samples file) the samples.jsonl it holds."""
+    pointer = read_pointer(job_dir)
+    if pointer is not None:
+        return pointed_records(job_dir, pointer)
+    return read_records(Path(job_dir) / SAMPLES, None)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Atomic write, skipped when the file already says exactly this (re-runs rewrite nothing)."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, ValueError):
+        pass
+    atomic_write_text(path, text)
+
+
+def _link(link: Path, target: Path) -> None:
+    """A relative symlink to the entry's samples, replaced atomically; skipped where the filesystem
+    has no symlinks (store.json says where the samples are)."""
+    relative = os.path.relpath(target, link.parent)
+    if link.is_symlink() and os.readlink(link) == relative:
+        return
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(relative, tmp)
+        os.replace(tmp, link)
+    except OSError as e:
+        log.debug("no samples link in %s (%s)", link.parent, e)

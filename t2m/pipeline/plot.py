@@ -1,0 +1,351 @@
+"""The cost-versus-accuracy figure of a sweep: a PNG (matplotlib) and the same for W&B (plotly).
+
+Both draw one point per configuration with the same marks, so that the PNG and the W&B chart read
+alike (README, "Reading the plot"):
+
+    colour        the strategy (detector)
+    shape         the paired comparison with the baseline: ★ the baseline itself, ▲ significantly
+                  better, ▼ significantly worse (exact McNemar p < 0.05), ● not significant
+    error bar     the configuration's 95% Wilson interval (unpaired: what n alone allows)
+    #i            row i of sweep_results.csv; the key under the plot spells out its knobs and its
+                  paired Δaccuracy with the bootstrap interval (in W&B: hover over a point)
+    ×k            k configurations drawn at the same place
+    dashed line   the Pareto front: configurations no other beats on both cost and accuracy
+
+The y-axis spans the intervals, not just the points, so a one-problem difference looks as small as it is.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from t2m.analysis.stats import ALPHA
+from t2m.pipeline.baseline import is_default_baseline_strategy
+
+COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray"}
+OTHER_COLOR = "tab:purple"
+MARKERS = {"baseline": "*", "better": "^", "worse": "v", "n.s.": "o"}  # no baseline: "o" as well
+PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangle-down", "n.s.": "circle"}
+PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications per sample (T2T edits, T2M remasks)"),
+          ("mean_forwards", "avg_forwards_per_sample", "forward passes per sample"))  # fmt: skip
+MAX_LABELS = 20  # labelled points (and lines of the key); the table has the rest
+
+
+def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[int]:
+    """Row labels of the configurations no other beats on both cost (lower) and accuracy (higher),
+    ordered by cost."""
+    front, best = [], -float("inf")
+    for i in sorted(cost.index, key=lambda i: (cost[i], -accuracy[i])):
+        if accuracy[i] > best:
+            front.append(i)
+            best = accuracy[i]
+    return front
+
+
+def color(strategy) -> str:
+    return COLORS.get(strategy, OTHER_COLOR)
+
+
+def verdict(row) -> str:
+    v = row.get("vs_baseline")
+    return v if isinstance(v, str) and v in MARKERS else "n.s."
+
+
+def knobs(row) -> str:
+    """`lowprob τ=0.3 C_max=1 ρ_max=0.25` (τ only where the strategy edits, the caps only where it remasks)."""
+    if not edits(row):
+        return str(row["strategy"])
+    text = f"{row['strategy']} τ={_num(row.get('tau'))}"
+    if remasks(row):
+        c_max = row.get("c_max")
+        text += f" C_max={'∞' if c_max is None or (isinstance(c_max, float) and math.isnan(c_max)) else _num(c_max)} ρ_max={_num(row.get('rho_max'))}"
+    return text
+
+
+def comparison(row) -> str:
+    """`Δ +4.0 pp [+1.0, +8.0], 5 fixed / 1 broken, p = 0.031` (empty without a baseline)."""
+    v = row.get("vs_baseline")
+    if not isinstance(v, str):
+        return ""
+    if v == "baseline":
+        return "the baseline"
+    lo, hi = 100 * row["delta_ci95_low"], 100 * row["delta_ci95_high"]
+    return (f"Δ {100 * row['delta_accuracy']:+.1f} pp [{lo:+.1f}, {hi:+.1f}], {int(row['fixed'])} fixed / {int(row['broken'])} broken, "
+            f"p = {_p(row['mcnemar_p'])}")  # fmt: skip
+
+
+def labelled(df: pd.DataFrame) -> list:
+    """The rows worth a label, most important first: baselines, the Pareto fronts, significant
+    differences (smallest p first), then (in a sweep small enough to label everything) the rest."""
+    acc = df["accuracy"].astype(float)
+    v = df.apply(verdict, axis=1)
+    picked = list(df.index[df.get("vs_baseline", pd.Series(index=df.index, dtype=object)) == "baseline"])
+    for col, _, _ in PANELS:
+        ok = df[col].notna() & acc.notna()
+        picked += pareto_front(df.loc[ok, col].astype(float), acc[ok])
+    significant = df.index[v.isin(["better", "worse"])]
+    picked += list(df.loc[significant].sort_values("mcnemar_p").index)
+    if len(df) <= MAX_LABELS:
+        picked += list(df.index)
+    return list(dict.fromkeys(picked))[:MAX_LABELS]
+
+
+def png(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, title: str | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    df = df[df["accuracy"].notna()]
+    labels = labelled(df)
+    plot_h, key_h = 5.2, 0.22 * (len(labels) + 1.5 + (len(df) > len(labels)))
+    head_h = 1.35  # title, the paired summary line, two legend rows
+    fig = plt.figure(figsize=(14, head_h + plot_h + 0.7 + key_h))
+    grid = fig.add_gridspec(2, 2, height_ratios=[plot_h, key_h], hspace=0.7 / ((plot_h + key_h) / 2), wspace=0.05)
+    axes = [fig.add_subplot(grid[0, 0])]
+    axes.append(fig.add_subplot(grid[0, 1], sharey=axes[0]))
+    acc = 100 * df["accuracy"].astype(float)
+    low, high = 100 * df["accuracy_ci95_low"].astype(float), 100 * df["accuracy_ci95_high"].astype(float)
+    shown = pd.concat([low, high] + ([overlay["accuracy_pct"]] if overlay is not None else []))
+    axes[0].set_ylim(float(shown.min()) - 2, float(shown.max()) + 2)  # the intervals set the scale, so a one-problem step looks as small as it is
+    for ax, (col, ref_col, xlabel) in zip(axes, PANELS):
+        _panel(ax, df, col, acc, low, high, overlay, ref_col)
+        ax.set_xlabel(xlabel)
+    axes[0].set_yticks([t for t in axes[0].get_yticks() if 0 <= t <= 100])
+    axes[0].set_ylabel("accuracy (%), with 95% Wilson intervals")
+    axes[1].tick_params(labelleft=False)
+    fig.subplots_adjust(left=0.055, right=0.985, top=1 - head_h / fig.get_figheight(), bottom=0.05 / fig.get_figheight())
+    for ax, (col, _, _) in zip(axes, PANELS):
+        _annotate(ax, df, df[col].astype(float), acc, labels)  # after the limits and layout are final
+    _key(fig.add_subplot(grid[1, :]), df, _best_first(df, labels))
+    top = fig.get_figheight()
+    fig.suptitle(title or "cost vs accuracy", y=1 - 0.1 / top, fontsize=12)
+    fig.text(0.5, 1 - 0.42 / top, paired_summary(df), ha="center", fontsize=10, color="0.25")
+    strategies, marks = _legend_handles(df, overlay)
+    fig.legend(handles=strategies, loc="center", bbox_to_anchor=(0.5, 1 - 0.72 / top), ncol=len(strategies), frameon=False, fontsize=9)
+    fig.legend(handles=marks, loc="center", bbox_to_anchor=(0.5, 1 - 1.0 / top), ncol=len(marks), frameon=False, fontsize=9)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return Path(path)
+
+
+def paired_summary(df: pd.DataFrame) -> str:
+    """`vs baseline #0 (t2t τ=0.5), paired on 100 problems: 2 better, 1 worse, 105 not significant (exact McNemar p < 0.05)`"""
+    if "vs_baseline" not in df or not (df["vs_baseline"] == "baseline").any():
+        return "no baseline in these results: no paired comparison (set baseline=...)"
+    parts = []
+    for b in df.index[df["vs_baseline"] == "baseline"]:
+        compared = df[(df["baseline_job"] == df.at[b, "baseline_job"]) & (df["vs_baseline"] != "baseline")]
+        counts = compared["vs_baseline"].value_counts()
+        n = compared["n_paired"]
+        on = "" if n.empty else f", paired on {int(n.min())} problems" if n.min() == n.max() else f", paired on {int(n.min())}-{int(n.max())} problems"
+        parts.append(f"vs baseline #{b} ({knobs(df.loc[b])}){on}: ▲ {counts.get('better', 0)} better, ▼ {counts.get('worse', 0)} worse, "
+                     f"● {counts.get('n.s.', 0)} not significant")  # fmt: skip
+    return "; ".join(parts) + f" (exact McNemar p < {ALPHA})"
+
+
+def plotly_figure(df: pd.DataFrame, col: str, xlabel: str, title: str = ""):
+    """The same panel as an interactive plotly figure (W&B renders it; hover shows every knob and
+    the paired comparison)."""
+    import plotly.graph_objects as go
+
+    df = df[df["accuracy"].notna() & df[col].notna()]
+    fig = go.Figure()
+    for (strategy, v), grp in df.groupby([df["strategy"], df.apply(verdict, axis=1)], sort=False):
+        acc = 100 * grp["accuracy"].astype(float)
+        hover = [f"#{i} {knobs(r)}<br>acc {100 * r['accuracy']:.1f}% [{100 * r['accuracy_ci95_low']:.1f}, {100 * r['accuracy_ci95_high']:.1f}]"
+                 f"<br>{comparison(r) or 'no baseline'}<br>mods {r['mean_modifications']:.2f}, fwd {r['mean_forwards']:.2f}<br>{r['job']}"
+                 for i, r in grp.iterrows()]  # fmt: skip
+        fig.add_trace(go.Scatter(  # plain lists: plotly would encode arrays as typed binary, which older plotly.js cannot read
+            x=grp[col].astype(float).tolist(), y=acc.tolist(), mode="markers", name=f"{strategy} · {_verdict_words(v)}",
+            legendgroup=str(strategy), hovertext=hover, hoverinfo="text",
+            marker={"color": _css(color(strategy)), "symbol": PLOTLY_SYMBOLS[v], "size": 16 if v == "baseline" else 11 if v != "n.s." else 8,
+                    "line": {"color": "black" if v in ("better", "worse") else "white", "width": 1}},
+            error_y={"type": "data", "symmetric": False, "array": (100 * grp["accuracy_ci95_high"].astype(float) - acc).tolist(),
+                     "arrayminus": (acc - 100 * grp["accuracy_ci95_low"].astype(float)).tolist(), "thickness": 1, "width": 0, "color": _css(color(strategy), 0.35)},
+        ))  # fmt: skip
+    fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="accuracy (%), 95% Wilson intervals", legend_title_text=f"strategy · vs baseline (exact McNemar p < {ALPHA})")
+    return fig
+
+
+# ---- pieces of the PNG ---------------------------------------------------------------------------
+
+
+def _panel(ax, df, col, acc, low, high, overlay, ref_col) -> None:
+    cost = df[col].astype(float)
+    ok = cost.notna() & acc.notna()
+    if overlay is not None and ref_col in overlay:
+        for strategy, grp in overlay.groupby("strategy"):
+            star = is_default_baseline_strategy(strategy)
+            ax.scatter(grp[ref_col], grp["accuracy_pct"], marker="*" if star else "o", s=220 if star else 30,
+                       facecolors="none", edgecolors=color(strategy), linewidths=1.0, alpha=0.6, zorder=2)  # fmt: skip
+    if "vs_baseline" in df:
+        for i in df.index[(df["vs_baseline"] == "baseline") & ok]:
+            ax.axhline(acc[i], ls=":", lw=1, color=color(df.at[i, "strategy"]), alpha=0.6, zorder=1)
+    front = pareto_front(cost[ok], acc[ok])
+    ax.plot(cost[front], acc[front], ls="--", color="0.5", lw=1.1, drawstyle="steps-post", zorder=3)
+    for strategy, grp in df[ok].groupby("strategy", sort=False):
+        idx = grp.index
+        ax.errorbar(cost[idx], acc[idx], yerr=[acc[idx] - low[idx], high[idx] - acc[idx]], fmt="none", ecolor=color(strategy),
+                    elinewidth=0.9, alpha=0.3 if len(df) > MAX_LABELS else 0.55, zorder=2)  # faint where many bars stand side by side  # fmt: skip
+    here = _coincident(cost[ok], acc[ok])  # configurations drawn at the same place: bigger marker
+    for (strategy, v), grp in df[ok].groupby([df["strategy"], df.apply(verdict, axis=1)], sort=False):
+        idx = grp.index
+        style = _marker_style(strategy, v)
+        if v == "n.s.":
+            style["s"] = [style["s"] * math.sqrt(len(here[i])) for i in idx]
+        ax.scatter(cost[idx], acc[idx], **style)
+    ax.grid(alpha=0.25)
+
+
+def _coincident(cost: pd.Series, acc: pd.Series) -> dict:
+    """{row: the rows drawn at exactly its place}."""
+    groups: dict[tuple, list] = {}
+    for i in cost.index:
+        groups.setdefault((round(float(cost[i]), 9), round(float(acc[i]), 9)), []).append(i)
+    return {i: members for members in groups.values() for i in members}
+
+
+def _marker_style(strategy, v) -> dict:
+    style = {"marker": MARKERS[v], "color": color(strategy), "zorder": 4}
+    if v == "baseline":
+        return {**style, "s": 320, "edgecolors": "gold", "linewidths": 1.2, "zorder": 6}
+    if v in ("better", "worse"):
+        return {**style, "s": 95, "edgecolors": "black", "linewidths": 1.0, "zorder": 5}
+    return {**style, "s": 30, "edgecolors": "white", "linewidths": 0.5, "alpha": 0.8}
+
+
+def _annotate(ax, df, cost, acc, labels) -> None:
+    """`#i` next to each labelled point (`#i ×k` where k configurations share its place), placed where
+    it covers the fewest other labels and markers, inside the panel; a label moved away from its point
+    gets a leader line."""
+    ok = cost.notna() & acc.notna()
+    here = _coincident(cost[ok], acc[ok])
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    markers = [_box_around(ax.transData.transform((cost[i], acc[i])), 5) for i in df.index[ok]]
+    placed, done = [], set()
+    for i in labels:
+        if i not in here or i in done:
+            continue
+        members = here[i]
+        named = [j for j in labels if j in members]
+        done.update(named)
+        text = ",".join(f"#{j}" for j in named[:3]) + ("…" if len(named) > 3 else "") + (f" ×{len(members)}" if len(members) > 1 else "")
+        best = None
+        for dx, dy, ha, va in _OFFSETS:
+            t = ax.annotate(text, (cost[i], acc[i]), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8.5, color="0.1",
+                            zorder=7, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+                            arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6, "shrinkA": 0, "shrinkB": 4} if abs(dx) + abs(dy) > 20 else None)  # fmt: skip
+            box = t.get_window_extent(renderer)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            cost_of = (0 if inside else 1000) + 10 * sum(box.overlaps(b) for b in placed) + sum(box.overlaps(b) for b in markers)
+            if best is None or cost_of < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost_of, t, box)
+            else:
+                t.remove()
+            if cost_of == 0:
+                break
+        placed.append(best[2])
+
+
+_OFFSETS = [(dx * r, dy * r, ha, va) for r in (1, 2, 3.5, 5, 7) for dx, dy, ha, va in
+            ((6, 6, "left", "bottom"), (6, -6, "left", "top"), (-6, 6, "right", "bottom"), (-6, -6, "right", "top"),
+             (0, 9, "center", "bottom"), (0, -9, "center", "top"))]  # fmt: skip
+
+
+def _box_around(xy, r):
+    from matplotlib.transforms import Bbox
+
+    return Bbox.from_extents(xy[0] - r, xy[1] - r, xy[0] + r, xy[1] + r)
+
+
+def _best_first(df, rows) -> list:
+    """The baseline first, then by Δaccuracy (largest first), then the rest by accuracy."""
+    def order(i):
+        row = df.loc[i]
+        delta = row.get("delta_accuracy")
+        return (verdict(row) != "baseline", pd.isna(delta), -(delta if not pd.isna(delta) else 0), -row["accuracy"], i)
+
+    return sorted(rows, key=order)
+
+
+def _key(ax, df, rows) -> None:
+    """One line per labelled point: its id, knobs, accuracy and paired comparison."""
+    ax.axis("off")
+    n = len(rows) + 1 + (len(df) > len(rows))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, n)
+    header = f"{'#  configuration':<43} {'accuracy [95% Wilson]':<22} vs baseline: Δ accuracy [95% paired bootstrap], exact McNemar p"
+    ax.text(0.016, n - 0.5, header, family="monospace", fontsize=8.5, va="center", color="0.35")
+    for line, i in enumerate(rows, start=1):
+        row, y = df.loc[i], n - 0.5 - line
+        v = verdict(row)
+        ax.scatter([0.006], [y], **{**_marker_style(row["strategy"], v), "s": 120 if v == "baseline" else 45, "clip_on": False})
+        acc = f"{100 * row['accuracy']:5.1f}% [{100 * row['accuracy_ci95_low']:.1f}, {100 * row['accuracy_ci95_high']:.1f}]"
+        ax.text(0.016, y, f"#{i:<4}{knobs(row):<38} {acc:<22} {comparison(row)}", family="monospace", fontsize=8.5, va="center",
+                color=color(row["strategy"]))  # fmt: skip
+    rest = df.index.difference(rows)
+    if len(rest):
+        significant = int(df.loc[rest].apply(verdict, axis=1).isin(["better", "worse"]).sum())
+        ax.text(0.016, 0.5, f"... {len(rest)} more configurations without a label{f' ({significant} of them significant)' if significant else ''}: "
+                "sweep_results.csv has every row; in W&B, hover over a point", family="monospace", fontsize=8.5, va="center", color="0.35")  # fmt: skip
+
+
+def _legend_handles(df, overlay) -> tuple[list, list]:
+    """(one handle per strategy colour, one per mark)."""
+    from matplotlib.lines import Line2D
+
+    strategies = [s for s in COLORS if s in set(df["strategy"])] + sorted(set(df["strategy"]) - set(COLORS))
+    colours = [Line2D([], [], ls="", marker="s", ms=8, color=color(s), label=s) for s in strategies]
+    marks = [Line2D([], [], ls="", marker="*", ms=14, mfc="0.3", mec="gold", label="baseline")]
+    marks.append(Line2D([], [], ls="", marker="^", ms=8, mfc="0.55", mec="black", label=f"better than baseline (p < {ALPHA})"))
+    marks.append(Line2D([], [], ls="", marker="v", ms=8, mfc="0.55", mec="black", label=f"worse than baseline (p < {ALPHA})"))
+    marks.append(Line2D([], [], ls="", marker="o", ms=6, mfc="0.55", mec="white", label="not significant (bigger: ×k at one place)"))
+    marks.append(Line2D([], [], color="0.5", lw=1, marker="_", ms=8, label="95% Wilson interval"))
+    marks.append(Line2D([], [], ls="--", color="0.5", label="Pareto front"))
+    if overlay is not None:
+        marks.append(Line2D([], [], ls="", marker="o", mfc="none", mec="0.3", label="published (hollow)"))
+    return colours, marks
+
+
+def _verdict_words(v: str) -> str:
+    return {"baseline": "baseline", "better": "better", "worse": "worse"}.get(v, "n.s.")
+
+
+def remasks(row) -> bool:
+    """Whether the row's strategy remasks (T2M): C_max and ρ_max apply. From the policy registry."""
+    from t2m.decoding.policies import STRATEGIES
+
+    s = STRATEGIES.get(row["strategy"])
+    return bool(s and s.remasks)
+
+
+def edits(row) -> bool:
+    """Whether the row's strategy has an edit phase at all (`none` has not, so τ means nothing)."""
+    from t2m.decoding.policies import STRATEGIES
+
+    s = STRATEGIES.get(row["strategy"])
+    return s is None or getattr(s, "detect", True) is not None
+
+
+def _num(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
+def _p(p: float) -> str:
+    return f"{p:.2g}" if p < 0.01 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def _css(name: str, alpha: float = 1.0) -> str:
+    from matplotlib.colors import to_rgba
+
+    r, g, b, _ = to_rgba(name)
+    return f"rgba({round(255 * r)}, {round(255 * g)}, {round(255 * b)}, {alpha})"

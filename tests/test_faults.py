@@ -1,0 +1,639 @@
+"""The fault-and-bad-input matrix: nothing a user types and nothing that happens to a run corrupts
+the result store.
+
+Bad inputs (`BAD`, table-driven): every one ends with exit status 2 and exactly one line on stderr
+naming what is wrong, before the model loads, and writes nothing at all, not even into the finished
+run's directory (and store) it is pointed at. They run through the real command line (`cli.main`:
+Hydra, conf/, the checks) inside this process, because ~80 Python start-ups would cost minutes on a
+2-core machine; `test_sweep_e2e.test_config_errors_exit_2_...` runs a sample of them as separate
+processes, and the cases that need a read-only or full filesystem run as processes in their own mount
+namespace.
+
+Faults: re-runs with the values reordered or extended, two concurrent writers, a kill and a Ctrl-C
+mid-decode, a kill during W&B logging and during the report, a full disk mid-run, an accepted run
+that fails in a finished run's directory, unreachable servers. Each is a real `python -m t2m.sweep`
+process (`tests/inject.py` stops it at the chosen call), and each counts samples lost, duplicated and
+re-decoded and duplicate W&B runs into `conftest.TALLY`, printed at the end of the test run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, TALLY, cli_env
+from test_sweep_e2e import wandb_run
+
+INJECT = str(REPO / "tests" / "inject.py")
+FAST = ("gen_length=32",)  # short answers: a real decode of a few problems takes about a second
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+
+def sweep(cwd: Path, *args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "t2m.sweep", *args], cwd=cwd, env=env or cli_env(cwd), capture_output=True,
+                          text=True, timeout=timeout)  # fmt: skip
+
+
+def injected(cwd: Path, target: str, when: str, action: str, *args: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, INJECT, target, when, action, "--", *args], cwd=cwd, env=cli_env(cwd), text=True, **popen)
+
+
+def ok(p: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert p.returncode == 0, f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    return p
+
+
+def one_line(stderr: str) -> str:
+    """The command's own line: tqdm's progress bars also go to stderr, so drop their carriage-return frames."""
+    lines = [line.split("\r")[-1] for line in stderr.strip().splitlines()]
+    return "\n".join(line for line in lines if line.strip())
+
+
+def entries(store: Path) -> dict[str, tuple[int, int]]:
+    """fingerprint -> (complete lines, distinct ids) of every entry in a store."""
+    out = {}
+    for samples in sorted(Path(store).glob("*/samples.jsonl")):
+        lines = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
+        out[samples.parent.name] = (len(lines), len({r["id"] for r in lines}))
+    return out
+
+
+def count_samples(before: dict, after: dict, needed: dict) -> None:
+    """Add to the tally what a fault (or re-run) did to the store: `needed` is how many new samples
+    each entry had to get; every other appended line is a re-decode, every repeated id a duplicate,
+    every line that disappeared a loss."""
+    for fp, (lines, distinct) in after.items():
+        old_lines, _ = before.get(fp, (0, 0))
+        TALLY["samples lost"] += max(0, old_lines - lines)
+        TALLY["samples duplicated"] += lines - distinct
+        TALLY["samples re-decoded"] += max(0, lines - old_lines - needed.get(fp, 0))
+    TALLY["samples lost"] += sum(lines for fp, (lines, _) in before.items() if fp not in after)
+
+
+def wandb_runs(root: Path) -> list[str]:
+    """Run ids of the offline runs `wandb sync <root>/wandb/offline-run-*` would upload."""
+    return [d.name.split("-", 3)[-1] for d in sorted((Path(root) / "wandb").glob("offline-run-*"))]
+
+
+def count_wandb(root: Path, expected_ids: int) -> list[str]:
+    ids = wandb_runs(root)
+    TALLY["duplicate W&B runs"] += len(ids) - len(set(ids)) + max(0, len(set(ids)) - expected_ids)
+    for d in (Path(root) / "wandb").glob("offline-run-*"):
+        _, summary = wandb_run(d)
+        TALLY["W&B stub runs (nothing logged)"] += not summary
+    return ids
+
+
+def survived(name: str) -> None:
+    TALLY["faults survived"] += 1
+    TALLY[f"fault: {name}"] += 1
+
+
+def snapshot(root: Path, ignore: tuple[str, ...] = ()) -> dict:
+    """Every path under root with its kind, size and modification time."""
+    out = {}
+    for p in sorted(Path(root).rglob("*")):
+        rel = str(p.relative_to(root))
+        if any(part in ignore for part in Path(rel).parts):
+            continue
+        st = p.lstat()
+        out[rel] = ("link" if p.is_symlink() else "dir" if p.is_dir() else "file", st.st_size, 0 if p.is_dir() else st.st_mtime_ns)
+    return out
+
+
+# ---- bad inputs ----------------------------------------------------------------------------------
+
+
+def _checkpoint():
+    from t2m.tiny import CHECKPOINT
+
+    return Path(CHECKPOINT)
+
+
+def model_dir(dest: Path, change: str) -> None:
+    """A copy of the bundled checkpoint with one thing wrong."""
+    dest.mkdir()
+    src = _checkpoint()
+    for f in src.iterdir():
+        if f.name == "model.safetensors":
+            os.symlink(f, dest / f.name)
+        else:
+            shutil.copy(f, dest / f.name)
+    config, tok_cfg, special = (json.loads((dest / n).read_text()) for n in ("config.json", "tokenizer_config.json", "special_tokens_map.json"))
+    if change in ("no-mask", "no-eos"):
+        name = "mask" if change == "no-mask" else "eos"
+        config.pop(f"{name}_token_id")
+        tok_cfg.pop(f"{name}_token")
+        special.pop(f"{name}_token")
+    elif change == "remote-code":
+        config["auto_map"] = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XForCausalLM"}
+    elif change == "no-config":
+        (dest / "config.json").unlink()
+    elif change == "no-tokenizer":
+        for n in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            (dest / n).unlink()
+    for n, obj in (("config.json", config), ("tokenizer_config.json", tok_cfg), ("special_tokens_map.json", special)):
+        if (dest / n).exists():
+            (dest / n).write_text(json.dumps(obj))
+
+
+GSM = '{"question": "What is 1 + 1?", "answer": "1 + 1 = 2\\n#### 2"}\n'
+CMATH = '{"question": "1 + 1 = ?", "golden": "2"}\n'
+
+
+@dataclass
+class Bad:
+    id: str
+    args: list[str]
+    message: str  # a fragment of the one line
+    files: dict = field(default_factory=dict)  # name -> text, bytes, or ("model", change)
+
+
+BAD = [
+    # decoding values (ranges come from DecodeConfig)
+    Bad("strategy-unknown", ["strategy=foo"], "strategy=foo is unknown; allowed: logitdiff, lowprob, none, t2t, t2t_remask"),
+    Bad("tau-above-1", ["tau=1.5"], "tau=1.5 is out of range; allowed: a number in [0, 1]"),
+    Bad("tau-negative", ["tau=-1"], "tau=-1 is out of range"),
+    Bad("tau-not-a-number", ["tau=abc"], "tau='abc' is out of range"),
+    Bad("rho-zero", ["rho_max=0"], "rho_max=0 is out of range; allowed: a number in (0, 1]"),
+    Bad("c-max-zero", ["c_max=0"], "c_max=0 is invalid; allowed: an integer >= 1"),
+    Bad("c-max-fraction", ["c_max=1.5"], "c_max=1.5 is invalid"),
+    Bad("block-length-zero", ["block_length=0"], "block_length=0 is invalid; allowed: an integer >= 1"),
+    Bad("gen-length-zero", ["gen_length=0"], "gen_length=0 is invalid"),
+    Bad("threshold-above-1", ["threshold=2"], "threshold=2 is out of range"),
+    Bad("editing-threshold-negative", ["editing_threshold=-0.1"], "editing_threshold=-0.1 is out of range"),
+    Bad("temperature-negative", ["temperature=-1"], "temperature=-1 is invalid"),
+    Bad("top-k-zero", ["top_k=0"], "top_k=0 is invalid"),
+    Bad("top-p-above-1", ["top_p=1.5"], "top_p=1.5 is out of range"),
+    Bad("max-post-steps-negative", ["max_post_steps=-1"], "max_post_steps=-1 is invalid"),
+    Bad("seed-negative", ["seed=-1"], "seed=-1 is invalid"),
+    Bad("flag-not-boolean", ["eos_early_stop=maybe"], "eos_early_stop='maybe' is invalid; allowed: true or false"),
+    # execution keys
+    Bad("batch-size-zero", ["batch_size=0"], "batch_size=0 is invalid; allowed: an integer >= 1"),
+    Bad("threads-zero", ["threads=0"], "threads=0 is invalid"),
+    Bad("limit-zero", ["dataset.limit=0"], "dataset.limit=0 is invalid"),
+    Bad("limit-not-a-number", ["dataset.limit=ten"], "dataset.limit='ten' is invalid"),
+    Bad("store-if-busy-unknown", ["store.if_busy=maybe"], "store.if_busy='maybe' is unknown; allowed: wait, stop"),
+    Bad("store-min-free-negative", ["store.min_free_mb=-1"], "store.min_free_mb=-1 is invalid"),
+    # groups, keys and the override syntax
+    Bad("dataset-unknown", ["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"),
+    Bad("model-unknown", ["model=foo"], "model=foo is unknown; allowed: llada2_1_mini, llada_8b, tiny"),
+    Bad("tracker-unknown", ["tracker=foo"], "tracker=foo is unknown; allowed: none, wandb_offline, wandb_online"),
+    Bad("named-sweep-unknown", ["-m", "sweep=nope"], "sweep=nope is unknown; allowed: paper_ablation, quick"),
+    Bad("key-unknown", ["nosuchkey=1"], "nosuchkey is not a config key"),
+    Bad("key-added-unknown", ["+foo=1"], "foo is not a config key"),
+    Bad("key-added-typo", ["+tua=0.3"], "tua is not a config key (did you mean tau?)"),
+    Bad("nested-key-added-unknown", ["+model.foo=1"], "model.foo is not a config key; allowed: model.device, model.dtype"),
+    Bad("key-renamed", ["sweep_name=x"], "sweep_name was renamed; use experiment"),
+    Bad("group-deleted", ["~model"], "model is missing from the config"),
+    Bad("required-group-deleted", ["~strategy"], "strategy is not set"),
+    Bad("group-null", ["strategy=null"], "strategy=null picks no option of the config group strategy"),
+    Bad("interpolation-unknown", ["gen_length=${nope}"], "gen_length: Interpolation key 'nope' not found"),
+    Bad("list-without-multirun", ["tau=0.1,0.3"], "Ambiguous value for argument 'tau=0.1,0.3'"),
+    Bad("override-unparsable", ["tau=("], "Error parsing override 'tau=('"),
+    Bad("sweep-one-bad-value", ["-m", "tau=0.1,1.5"], "tau=1.5 is out of range"),
+    Bad("sweep-interval", ["-m", "tau=interval(0,1)"], "cannot be swept by listing its values"),
+    Bad("tracker-mode-unknown", ["tracker.mode=foo"], "tracker.mode='foo' is unknown; allowed: offline, online, disabled"),
+    # paths that would leave the results root
+    Bad("experiment-escapes", ["experiment=../outside"], "experiment='../outside' is invalid"),
+    Bad("experiment-absolute", ["experiment=/tmp/outside"], "experiment='/tmp/outside' is invalid"),
+    Bad("experiment-is-the-store", ["experiment=store"], "experiment='store' is the store's folder"),
+    # dataset files
+    Bad("dataset-file-missing", ["dataset=cmath100", "dataset.path=missing.jsonl"], "dataset.path='missing.jsonl' does not exist"),
+    Bad("dataset-file-is-a-directory", ["dataset=gsm8k", "dataset.path=data"], "dataset.path='data' is a directory", {"data/x": ""}),
+    Bad("dataset-file-empty", ["dataset=gsm8k", "dataset.path=empty.jsonl"], "dataset.path='empty.jsonl': holds no problems", {"empty.jsonl": ""}),
+    Bad("dataset-file-blank-lines", ["dataset=cmath", "dataset.path=blank.jsonl"], "holds no problems", {"blank.jsonl": "\n\n  \n"}),
+    Bad("dataset-line-malformed", ["dataset=gsm8k", "dataset.path=bad.jsonl"], "dataset.path='bad.jsonl': line 3 is not valid JSON",
+        {"bad.jsonl": GSM + GSM + '{"question": "2 + 2?", "answer": \n'}),  # fmt: skip
+    Bad("dataset-line-not-an-object", ["dataset=gsm8k", "dataset.path=list.jsonl"], "line 2 is not a JSON object", {"list.jsonl": GSM + "[1, 2]\n"}),
+    Bad("dataset-field-missing-gsm8k", ["dataset=gsm8k", "dataset.path=noanswer.jsonl"], "line 1 lacks fields; needs question and answer, has question",
+        {"noanswer.jsonl": '{"question": "1 + 1?"}\n'}),  # fmt: skip
+    Bad("dataset-field-missing-cmath", ["dataset=cmath", "dataset.path=nogold.jsonl"], "line 2 lacks fields; needs question (or input) and golden",
+        {"nogold.jsonl": CMATH + '{"question": "2 + 2 = ?"}\n'}),  # fmt: skip
+    Bad("dataset-gold-marker-missing", ["dataset=gsm8k", "dataset.path=nomarker.jsonl"], "has an answer without '#### '",
+        {"nomarker.jsonl": '{"question": "1 + 1?", "answer": "2"}\n'}),  # fmt: skip
+    Bad("dataset-too-small-for-cmath100", ["dataset=cmath100", "dataset.path=one.jsonl"], "cmath100 draws the paper's 100 problems", {"one.jsonl": CMATH}),
+    Bad("dataset-not-utf8", ["dataset=cmath", "dataset.path=latin1.jsonl"], "is not UTF-8 text", {"latin1.jsonl": b'{"question": "\xe9", "golden": "1"}\n'}),
+    Bad("dataset-path-for-generated", ["dataset.path=x.jsonl"], "dataset.path is not allowed for arith100", {"x.jsonl": CMATH}),
+    Bad("dataset-from-hub-offline", ["dataset=gsm8k"], "dataset=gsm8k comes from the Hugging Face hub, which is not available here"),
+    Bad("sweep-with-a-bad-dataset-file", ["-m", "strategy=lowprob,logitdiff", "dataset=gsm8k", "dataset.path=empty.jsonl"], "holds no problems",
+        {"empty.jsonl": ""}),  # fmt: skip
+    Bad("template-without-question", ["dataset.template=Q: solve it"], "dataset.template='Q: solve it' has no {question}"),
+    Bad("gen-length-beyond-positions", ["gen_length=1000"], "gen_length=1000 does not fit the model: the longest prompt"),
+    Bad("sweep-with-one-gen-length-too-long", ["-m", "gen_length=32,1000"], "gen_length=1000 does not fit the model"),
+    # model directories and hub ids
+    Bad("model-dir-missing", ["model.name_or_path=./nowhere"], "model.name_or_path='./nowhere' does not exist"),
+    Bad("model-dir-without-config", ["model.name_or_path=./ckpt"], "is not a checkpoint directory (no config.json)", {"ckpt": ("model", "no-config")}),
+    Bad("model-without-mask-id", ["model.name_or_path=./ckpt"], "has no mask token", {"ckpt": ("model", "no-mask")}),
+    Bad("model-without-eos-id", ["model.name_or_path=./ckpt"], "has no EOS token", {"ckpt": ("model", "no-eos")}),
+    Bad("model-with-unrequested-remote-code", ["model.name_or_path=./ckpt"], "ships its own modeling code (auto_map in config.json)",
+        {"ckpt": ("model", "remote-code")}),  # fmt: skip
+    Bad("model-without-tokenizer", ["model.name_or_path=./ckpt"], "has no tokenizer", {"ckpt": ("model", "no-tokenizer")}),
+    Bad("model-hub-id-offline", ["model.name_or_path=nobody/nothing"], "is not a local directory, not in the Hugging Face cache"),
+    Bad("model-dtype-unknown", ["model.dtype=float64"], "model.dtype='float64' is unknown; allowed: float32, bfloat16, float16"),
+    Bad("model-device-unknown", ["model.device=tpu"], "model.device='tpu' is unknown"),
+    Bad("model-mask-id-negative", ["model.mask_id=-1"], "model.mask_id=-1 is invalid"),
+    Bad("model-mask-id-outside-vocabulary", ["model.mask_id=99999"], "model.mask_id=99999 is outside the vocabulary"),
+    # results, store and report paths
+    Bad("results-dir-is-a-file", ["results_dir=taken"], "results_dir=", {"taken": "a file"}),
+    Bad("run-dir-under-a-file", ["hydra.run.dir=taken/run"], "cannot be created", {"taken": "a file"}),
+    Bad("store-dir-is-a-file", ["store.dir=taken"], "store.dir=", {"taken": "a file"}),
+    Bad("results-dir-too-little-free-space", ["store.min_free_mb=1e12"], "MB free"),
+    Bad("overlay-missing", ["report.overlay=missing.csv"], "report.overlay='missing.csv' does not exist"),
+    Bad("overlay-without-columns", ["report.overlay=ref.csv"], "lacks the column(s) accuracy_pct", {"ref.csv": "strategy,acc\nt2t,1\n"}),
+]
+if not __import__("torch").cuda.is_available():
+    BAD.append(Bad("model-device-cuda-without-gpu", ["model.device=cuda"], "CUDA is not available"))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A finished run (with its store entry and an offline W&B run) that every bad input is pointed at."""
+    root = tmp_path_factory.mktemp("finished")
+    ok(sweep(root, "dataset.limit=2", *FAST, f"hydra.run.dir={root / 'run'}"))
+    assert (root / "run" / "summary.json").exists() and list((root / "run" / "wandb").glob("offline-run-*"))
+    return root
+
+
+@pytest.fixture
+def cli(monkeypatch, capfd, tmp_path):
+    """Run `python -m t2m.sweep ARGS` through `cli.main` in this process: the real command line
+    (Hydra, conf/, the checks, decoder, store, W&B) without a Python start-up; returns (exit status,
+    stdout, stderr). The model, once loaded, stays cached for the next call, as in a sweep."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from t2m.pipeline import cli as command
+    from t2m.pipeline import network, task, tracking
+
+    for name in [k for k in os.environ if k.startswith(("WANDB_", "HYDRA_", "HF_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / f".{name.lower()}"))
+    monkeypatch.setattr(tracking, "_broken", None)
+    monkeypatch.setattr(tracking, "_offline", None)
+    network.hub_offline.cache_clear()
+
+    def run(cwd: Path, *args: str) -> tuple[int, str, str]:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["t2m.sweep", *args])
+        monkeypatch.setattr(task, "PROGRESS", task.Progress())
+        GlobalHydra.instance().clear()
+        capfd.readouterr()
+        try:
+            command.main()
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        finally:
+            GlobalHydra.instance().clear()
+            os.environ.pop("HYDRA_FULL_ERROR", None)  # cli.main sets it for Hydra; a user who sets it wants tracebacks
+        out, err = capfd.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    from t2m.pipeline import task
+
+    def no_model(**kwargs):
+        raise AssertionError("the model was loaded for a bad input")
+
+    monkeypatch.setattr(task, "get_model", no_model)
+
+
+def make_files(case_dir: Path, files: dict) -> None:
+    for name, content in files.items():
+        path = case_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, tuple):
+            model_dir(path, content[1])
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c.id for c in BAD])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, finished, cli, no_model, tmp_path):
+    TALLY["bad inputs tried"] += 1
+    case_dir = tmp_path / "case"
+    case_dir.mkdir()
+    make_files(case_dir, case.files)
+    before = snapshot(finished), snapshot(case_dir)
+    dirs = [f"{key}={finished / name}" for key, name in (("hydra.run.dir", "run"), ("hydra.sweep.dir", "sweep"))
+            if not any(a.startswith(key) for a in case.args)]  # fmt: skip
+    code, out, err = cli(case_dir, *case.args, *dirs)
+    assert code == 2, (case.args, out, err)
+    assert err.count("\n") == 1 and err.startswith("t2m.sweep: ") and case.message in err, (case.args, err)
+    assert "Traceback" not in out + err and "Loaded" not in out + err
+    assert (snapshot(finished), snapshot(case_dir)) == before, "a rejected input changed files"
+    TALLY["bad inputs rejected with one line, exit 2, nothing written"] += 1
+
+
+def test_hydra_full_error_still_gives_the_traceback(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "t2m.sweep", "tau=1.5"], cwd=tmp_path, env={**cli_env(tmp_path), "HYDRA_FULL_ERROR": "1"},
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert p.returncode != 0 and "Traceback" in p.stderr and "tau=1.5 is out of range" in p.stderr
+
+
+# ---- bad inputs that need the real thing: a read-only or full filesystem, an unreachable host -----
+
+
+def _namespaces_work() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True)
+    return probe.returncode == 0
+
+
+needs_mounts = pytest.mark.skipif(not _namespaces_work(), reason="cannot mount a private tmpfs here (unshare -rm)")
+
+
+def in_private_mount(tmp_path: Path, mount_opts: str, script: str) -> subprocess.CompletedProcess:
+    """Run `script` (sh) with a fresh tmpfs mounted at $D, visible to this script only."""
+    d = tmp_path / "disk"
+    d.mkdir()
+    full = f"set -u\nD={shlex.quote(str(d))}\nmount -t tmpfs -o {mount_opts} tmpfs \"$D\"\n{script}"
+    return subprocess.run(["unshare", "-rm", "sh", "-c", full], cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True, timeout=600)
+
+
+@needs_mounts
+@pytest.mark.parametrize("opts,message", [("ro,size=1m", "is not writable"), ("size=1m", "MB free")], ids=["read-only", "full"])
+def test_results_dir_read_only_or_full_is_one_line(tmp_path, opts, message):
+    TALLY["bad inputs tried"] += 1
+    py = shlex.quote(sys.executable)
+    p = in_private_mount(tmp_path, opts, f'{py} -m t2m.sweep results_dir="$D"; echo "rc=$?"; ls -A "$D"')
+    out = p.stdout.strip().splitlines()
+    assert out[0] == "rc=2" and out[1:] == [], p.stdout + p.stderr  # and nothing was written there
+    assert one_line(p.stderr).count("\n") == 0 and f"results_dir='{tmp_path / 'disk'}'" in p.stderr and message in p.stderr
+    TALLY["bad inputs rejected with one line, exit 2, nothing written"] += 1
+
+
+@needs_mounts
+@pytest.mark.slow
+def test_disk_full_mid_run_keeps_every_sample_and_resumes(tmp_path):
+    """A 48 KiB results disk fills up after two chunks: one line naming the kept samples and the exact
+    command that resumes; after the disk grows, that command finishes with nothing lost or repeated."""
+    py = shlex.quote(sys.executable)
+    script = f"""
+{py} -m t2m.sweep results_dir="$D" store.min_free_mb=0 dataset.limit=100 batch_size=10 tracker=none 2> "$D.err1"; echo "rc1=$?"
+cat "$D"/store/*/samples.jsonl > "$D.before"
+mount -o remount,size=8m "$D"
+eval "$(sed -n 's/.*resume with: //p' "$D.err1" | sed 's|^python |{py} |')" 2> "$D.err2"; echo "rc2=$?"
+cp "$D"/store/*/samples.jsonl "$D.after"
+"""
+    p = in_private_mount(tmp_path, "size=48k", script)
+    assert "rc1=2" in p.stdout and "rc2=0" in p.stdout, p.stdout + p.stderr
+    err = one_line((tmp_path / "disk.err1").read_text())
+    assert err.splitlines()[-1].startswith("t2m.sweep: cannot write") and "No space left on device" in err
+    assert "Traceback" not in err and "Error executing job" not in err
+    before = [json.loads(line) for line in (tmp_path / "disk.before").read_text().splitlines() if line.endswith("}")]
+    after = [json.loads(line) for line in (tmp_path / "disk.after").read_text().splitlines()]
+    assert 0 < len(before) < 100 and f"kept {len(before)} of 100 samples" in err
+    assert after[: len(before)] == before and len(after) == len({r["id"] for r in after}) == 100
+    count_samples({"e": (len(before), len(before))}, {"e": (len(after), len({r["id"] for r in after}))}, {"e": 100 - len(before)})
+    survived("disk full mid-run")
+
+
+@pytest.fixture
+def silent_server():
+    """The URL of a server that accepts connections and never answers (a hung proxy, a firewall)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)  # connections complete in the kernel's backlog; nobody ever reads or answers them
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def test_unreachable_hub_fails_fast(tmp_path, silent_server):
+    """A hub id, no HF_HUB_OFFLINE and a hub that does not answer: one line within seconds, not a
+    30 s retry loop."""
+    TALLY["bad inputs tried"] += 1
+    env = {k: v for k, v in cli_env(tmp_path).items() if k != "HF_HUB_OFFLINE"}
+    env.update(HF_ENDPOINT=silent_server, HF_HOME=str(tmp_path / "hf"))
+    t0 = time.perf_counter()
+    p = sweep(tmp_path, "model.name_or_path=nobody/nothing", env=env, timeout=120)
+    took = time.perf_counter() - t0
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and f"cannot reach {silent_server} (timed out)" in p.stderr, p.stderr
+    assert took < 20, took  # a Python start-up and the 3 s probe
+    TALLY["bad inputs rejected with one line, exit 2, nothing written"] += 1
+
+
+# ---- faults --------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_reorder_extend_and_larger_limit_decode_nothing_twice(tmp_path, cli):
+    sweep_dir = tmp_path / "sweep"
+    common = ("dataset.limit=3", *FAST, "batch_size=3", "baseline=none", f"hydra.sweep.dir={sweep_dir}")  # no auto-added T2T run
+    assert cli(tmp_path, "-m", "strategy=lowprob,logitdiff", "tau=0.1,0.3", *common)[0] == 0
+    store = tmp_path / "results" / "store"
+    first = entries(store)
+    assert len(first) == 4 and all(v == (3, 3) for v in first.values())
+
+    # The same configurations in another order, plus two new ones (tau=0.2): only the new ones decode.
+    code, out, err = cli(tmp_path, "-m", "strategy=logitdiff,lowprob", "tau=0.3,0.2,0.1", *common)
+    assert code == 0, err
+    second = entries(store)
+    assert len(second) == 6 and {fp: second[fp] for fp in first} == first
+    assert (out + err).count("3/3 samples already") == 4
+    count_samples(first, second, {fp: 3 for fp in second if fp not in first})
+    table = pd.read_csv(sweep_dir / "sweep_results.csv")
+    assert len(table) == 6 == table["fingerprint"].nunique()  # nine job directories (one name recurs), six configurations
+    assert len([d for d in sweep_dir.iterdir() if d.name[0].isdigit()]) == 9
+    count_wandb(sweep_dir, expected_ids=6 + 1)  # six configuration runs and one sweep run
+
+    # A larger limit: the configuration gets only the problems it lacks; a single run says where its results went.
+    code, out, err = cli(tmp_path, "strategy=lowprob", "tau=0.1", "dataset.limit=5", *FAST, "tracker=none", f"hydra.run.dir={tmp_path / 'run'}")
+    assert code == 0, err
+    third = entries(store)
+    grown = [fp for fp in third if third[fp] != second[fp]]
+    assert len(grown) == 1 and third[grown[0]] == (5, 5) and "3/5 samples already" in out + err
+    assert f"Results: {tmp_path / 'run'} (summary.json" in out + err
+    count_samples(second, third, {grown[0]: 2})
+    survived("re-run with the values reordered")
+    survived("grid extended")
+    survived("larger dataset limit")
+
+
+@pytest.mark.slow
+def test_two_concurrent_writers(tmp_path, cli):
+    """A (a real process, paused after its first chunk) holds the configuration. C (if_busy=stop)
+    stops with one line naming A's host and pid; D, another configuration, cannot have A's job
+    directory; B (a real process, if_busy=wait) waits, then finds everything A decoded."""
+    gate = tmp_path / "gate"
+    args = ("strategy=lowprob", "dataset.limit=6", *FAST, "batch_size=2", "tracker=none")
+    a = injected(tmp_path, "t2m.pipeline.store:Entry.append", "after:1", f"pause:{gate}", *args, f"hydra.run.dir={tmp_path / 'a'}",
+                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    b = None
+    try:
+        deadline = time.time() + 300
+        while not Path(f"{gate}.ready").exists():
+            assert a.poll() is None and time.time() < deadline, a.communicate()
+            time.sleep(0.1)
+        holder = f"in use by host {socket.gethostname()}, pid {a.pid}"
+
+        code, _, err = cli(tmp_path, *args, "store.if_busy=stop", f"hydra.run.dir={tmp_path / 'c'}")
+        assert code == 75 and err.count("\n") == 1 and f"is {holder}" in err and "t2m.sweep: configuration" in err, err
+        code, out, err = cli(tmp_path, "strategy=none", *args[1:], "store.if_busy=stop", f"hydra.run.dir={tmp_path / 'a'}")
+        assert code == 75 and err.count("\n") == 1 and err.startswith(f"t2m.sweep: job directory {tmp_path / 'a'} is {holder} (since "), err
+        assert "Loaded" not in out + err  # a busy job directory is known before the model loads
+
+        b = subprocess.Popen([sys.executable, "-m", "t2m.sweep", *args, f"hydra.run.dir={tmp_path / 'b'}"], cwd=tmp_path,
+                             env=cli_env(tmp_path), stdout=(tmp_path / "b.out").open("w"), stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        while "Waiting for configuration" not in (tmp_path / "b.out").read_text():
+            assert b.poll() is None and time.time() < deadline, (tmp_path / "b.out").read_text()
+            time.sleep(0.1)
+        gate.touch()
+        assert a.wait(timeout=300) == 0, a.communicate()
+        assert b.wait(timeout=300) == 0, (tmp_path / "b.out").read_text()
+    finally:
+        for proc in (a, b):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    b_log = (tmp_path / "b.out").read_text()
+    assert holder in b_log and "6/6 samples already" in b_log
+    (entry,) = entries(tmp_path / "results" / "store").items()
+    assert entry[1] == (6, 6)
+    count_samples({}, dict([entry]), {entry[0]: 6})
+    summaries = [json.loads((tmp_path / x / "summary.json").read_text()) for x in ("a", "b")]
+    assert summaries[0]["accuracy"] == summaries[1]["accuracy"] and summaries[0]["fingerprint"] == summaries[1]["fingerprint"]
+    assert not (tmp_path / "c" / "summary.json").exists()
+    survived("second writer of the same configuration stops (if_busy=stop)")
+    survived("second writer of the same configuration waits, then decodes nothing (if_busy=wait)")
+    survived("another configuration into a busy job directory")
+
+
+@pytest.mark.slow
+def test_a_failed_run_never_displaces_a_finished_one_and_ctrl_c_says_how_to_resume(tmp_path, cli, monkeypatch):
+    """Configuration X finished in R. Y, accepted and started in R, is interrupted mid-decode: one line
+    saying what was kept and the command that resumes, and R still shows X, every file unchanged. That
+    command finishes Y from its kept samples; only then does X's view move to R/stale/ (its samples stay
+    in the store)."""
+    from t2m.pipeline.store import Entry
+
+    run_dir = tmp_path / "R"
+    common = ("dataset.limit=4", *FAST, "batch_size=2", "tracker=none")
+    assert cli(tmp_path, "strategy=lowprob", *common, f"hydra.run.dir={run_dir}")[0] == 0
+    x_view = snapshot(run_dir, ignore=("task.log", ".t2m.lock"))
+    x_summary = json.loads((run_dir / "summary.json").read_text())
+
+    append = Entry.append
+
+    def append_then_ctrl_c(self, records):
+        append(self, records)
+        raise KeyboardInterrupt  # what Ctrl-C raises, here right after the first chunk is durable
+
+    monkeypatch.setattr(Entry, "append", append_then_ctrl_c)
+    code, out, err = cli(tmp_path, "strategy=none", *common, f"hydra.run.dir={run_dir}")
+    monkeypatch.setattr(Entry, "append", append)
+    assert code == 130 and "Traceback" not in err, err
+    line = one_line(err).splitlines()[-1]
+    assert line.startswith("t2m.sweep: interrupted; kept 2/4 samples of none tau=0.0") and f"under {run_dir}; resume with: " in line
+    assert snapshot(run_dir, ignore=("task.log", ".t2m.lock")) == x_view
+    before = entries(tmp_path / "results" / "store")
+    assert sorted(before.values()) == [(2, 2), (4, 4)]
+
+    argv = shlex.split(line.split("resume with: ", 1)[1])
+    assert argv[:3] == ["python", "-m", "t2m.sweep"]
+    code, out, err = cli(tmp_path, *argv[3:])
+    assert code == 0 and "2/4 samples already" in out + err, err
+    after = entries(tmp_path / "results" / "store")
+    count_samples(before, after, {fp: 2 for fp, v in before.items() if v == (2, 2)})
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["strategy"] == "none" and summary["n"] == 4
+    (stale,) = (run_dir / "stale").iterdir()
+    assert json.loads((stale / "summary.json").read_text()) == x_summary
+    survived("accepted run interrupted in a finished run's directory")
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_a_real_process_is_one_line_with_the_command_that_resumes(tmp_path, cli):
+    args = ("strategy=lowprob", "dataset.limit=6", *FAST, "batch_size=2", "tracker=none")
+    p = injected(tmp_path, "t2m.pipeline.store:Entry.append", "after:1", "int", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err
+    line = one_line(err).splitlines()[-1]
+    assert "Traceback" not in err and line.startswith("t2m.sweep: interrupted; kept 2/6 samples of lowprob tau=0.3"), err
+    command = line.split("resume with: ", 1)[1]
+    assert re.search(r"hydra\.run\.dir=\S+/results/runs/\S+$", command), command  # pinned to the directory it was writing
+    before = entries(tmp_path / "results" / "store")
+    argv = shlex.split(command)
+    code, out, err = cli(tmp_path, *argv[3:])
+    assert code == 0 and "2/6 samples already" in out + err, err
+    after = entries(tmp_path / "results" / "store")
+    assert list(after.values()) == [(6, 6)]
+    count_samples(before, after, {fp: 4 for fp in after})
+    survived("Ctrl-C (SIGINT) mid-decode")
+
+
+@pytest.mark.slow
+def test_kills_during_wandb_and_during_the_report(tmp_path, cli):
+    """A kill while W&B logs a configuration, then one while the report writes the plot: the re-run
+    logs each configuration once under its run id (the partial copy moves aside), and the table and
+    plot are the old ones or complete new ones, never torn."""
+    from t2m.pipeline import report
+
+    sweep_dir = tmp_path / "sweep"
+    args = ("-m", "strategy=lowprob,none", "dataset.limit=2", *FAST, "baseline=none", f"hydra.sweep.dir={sweep_dir}")
+    p = injected(tmp_path, "wandb.sdk.wandb_run:Run.log", "after:1", "kill", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL
+    assert len(wandb_runs(sweep_dir)) == 1  # the first configuration's run, cut short
+    before = entries(tmp_path / "results" / "store")
+
+    code, out, err = cli(tmp_path, *args)
+    assert code == 0, err
+    after = entries(tmp_path / "results" / "store")
+    count_samples(before, after, {fp: 2 for fp in after if fp not in before})
+    ids = count_wandb(sweep_dir, expected_ids=2 + 1)
+    assert len(ids) == 3 and len(list((sweep_dir / "wandb" / "superseded").iterdir())) == 1
+    survived("kill during W&B logging")
+
+    png, csv = (sweep_dir / report.PLOT_PNG).read_bytes(), (sweep_dir / report.TABLE_CSV).read_text()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    p = injected(tmp_path, "matplotlib.figure:Figure.savefig", "before:1", "torn:100", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL
+    assert (sweep_dir / report.PLOT_PNG).read_bytes() == png and (sweep_dir / report.TABLE_CSV).read_text() == csv
+    assert entries(tmp_path / "results" / "store") == after
+    assert report.main([str(sweep_dir)]) == 0  # `python -m t2m.report <dir>` completes it
+    assert (sweep_dir / report.PLOT_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert count_wandb(sweep_dir, expected_ids=3) == ids  # nothing new on the W&B side
+    survived("kill during the report")
+
+
+@pytest.mark.slow
+def test_unreachable_wandb_server_is_one_line_within_seconds(tmp_path, cli, monkeypatch):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{closed.getsockname()[1]}"  # bound, never listening: connections are refused
+    monkeypatch.setenv("WANDB_BASE_URL", url)
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    t0 = time.perf_counter()
+    code, out, err = cli(tmp_path, "tracker=wandb_online", "dataset.limit=2", *FAST, f"hydra.run.dir={tmp_path / 'run'}")
+    took = time.perf_counter() - t0
+    closed.close()
+    assert code == 0, err
+    warnings = [line for line in (out + err).splitlines() if "W&B" in line]
+    assert len(warnings) == 1 and f"cannot reach {url} (Connection refused)" in warnings[0], warnings
+    assert len(wandb_runs(tmp_path / "run")) == 1  # written offline, for `wandb sync` later
+    assert took < 60, took  # W&B's own wait for a server that does not answer is 90 s
+    survived("unreachable W&B server")
