@@ -59,3 +59,17 @@ def test_demo_prints_every_figure(capsys):
     assert out.count("fixed") >= 109 + 3  # every configuration, the best one again, two controls
     assert "random_remask" in out and "matched remask count" in out
     assert "109 configurations x 4 problems" in out
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--controls", "0.1,x"], "--controls"),
+    (["--controls", "0,0.1"], "--controls"),
+    (["--limit", "0"], "--limit"),
+    (["--model", "/nonexistent/ckpt"], "--model"),
+])
+def test_bad_input_is_one_line_and_exit_2_before_decoding(argv, named, capsys):
+    with pytest.raises(SystemExit) as e:
+        demo.main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert named in err[-1] and "Traceback" not in "\n".join(err)

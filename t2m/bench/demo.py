@@ -109,22 +109,43 @@ def _row(o: Outcome, base: Outcome) -> str:
             f"forwards {o.forwards:5.2f}  fixed {fixed:3d} broken {broken:3d}  p {p:.2g}")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
+    if not all(0 < r <= 1 for r in rates):
+        raise argparse.ArgumentTypeError(f"every rate must be in (0, 1], got {text}")
+    return rates
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m t2m.bench.demo", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="checkpoint dir (default: the bundled tiny model)")
     ap.add_argument("--split", default="arith1000", choices=["arith100", "arith1000"], help="an arith evaluation split")
-    ap.add_argument("--limit", type=int, default=None, help="first N problems only")
-    ap.add_argument("--batch-size", type=int, default=512, help="rows per forward batch")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    ap.add_argument("--controls", default="0.001,0.003,0.01,0.03,0.1,0.3", help="random-remask rates (tau) to try")
+    ap.add_argument("--limit", type=_positive, default=None, help="first N problems only")
+    ap.add_argument("--batch-size", type=_positive, default=512, help="rows per forward batch")
+    ap.add_argument("--threads", type=_positive, default=1, help="torch CPU threads")
+    ap.add_argument("--controls", type=_rates, default="0.001,0.003,0.01,0.03,0.1,0.3",
+                    help="random-remask rates (tau in (0, 1]) to try, comma-separated")
     args = ap.parse_args(argv)
+    try:
+        model = t2m.load_model(args.model)
+    except (FileNotFoundError, OSError, ValueError) as e:
+        ap.error(f"--model: {e}")  # one line, exit 2, before any decoding
 
     from t2m.data import GEN_LENGTH, load_problems
 
     torch.set_num_threads(args.threads)
     problems = load_problems(args.split)
     problems = problems[: args.limit] if args.limit else problems
-    model = t2m.load_model(args.model)
     gen_length = GEN_LENGTH["arith1000"]
     grid = [DecodeConfig(gen_length=gen_length, **values) for values in paper_grid()]
 
@@ -152,8 +173,7 @@ def main(argv=None) -> None:
     print(f"\nsignificantly better than T2T: {len(better)} of {len(tested)}; significantly worse: {len(worse)}")
 
     best = min(tested, key=lambda o: (o.versus(base)[2], -sum(o.correct)))
-    rates = [float(t) for t in args.controls.split(",")]
-    controls = [best.config.replace(strategy="random_remask", tau=t) for t in rates]
+    controls = [best.config.replace(strategy="random_remask", tau=t) for t in args.controls]
     start = time.perf_counter()
     control_outcomes = run(model, problems, controls, args.batch_size)
     control_wall = time.perf_counter() - start
