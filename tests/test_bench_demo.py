@@ -4,9 +4,10 @@ short end-to-end run that prints every figure."""
 import pytest
 import torch
 
+import t2m
 from t2m import DecodeConfig
 from t2m.bench import demo
-from t2m.decoding.policies import STRATEGIES, StepView
+from t2m.decoding.registry import strategy
 
 
 def test_paper_grid_is_the_sweep_files_109_configurations():
@@ -19,27 +20,31 @@ def test_paper_grid_is_the_sweep_files_109_configurations():
     DecodeConfig(**grid[-1])  # every entry is a valid configuration
 
 
-def _view(rows=64, block=32, tau=0.2, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    p_old = torch.rand(rows, block, generator=gen)
-    old = torch.randint(5, 400, (rows, block), generator=gen)
-    ones = torch.ones(rows, block, dtype=torch.bool)
-    return StepView(old, old, p_old, p_old, p_old, ones, torch.full((rows, 1), tau))
+@pytest.fixture(scope="module")
+def bundled():
+    torch.set_num_threads(1)
+    return t2m.load_model()
 
 
-def test_random_remask_flags_about_tau_of_the_tokens_at_random():
-    assert STRATEGIES["random_remask"].remasks
-    for tau in (0.05, 0.3):
-        flags, score = demo.random_remask(_view(tau=tau))
-        assert abs(flags.float().mean().item() - tau) < 0.03
-        assert ((score >= 0) & (score < 1)).all()
-    v = _view(tau=0.3)
-    flags, score = demo.random_remask(v)
-    # Not a detector: flagged and unflagged tokens have the same probabilities on average.
-    assert abs(v.p_old[flags].mean() - v.p_old[~flags].mean()) < 0.05
-    # Reproducible and row-local: a row's draws do not depend on the other rows of its batch.
-    again, _ = demo.random_remask(StepView(*(t[:5] for t in (v.old, v.x0, v.p0, v.p_old, v.p_prev_old, v.editable, v.tau))))
-    assert torch.equal(again, flags[:5])
+def _decode(model, problems, tau):
+    from t2m.data import PROMPT_TEMPLATES, build_prompt
+
+    prompts = [build_prompt(p, PROMPT_TEMPLATES["arith"], model.tokenizer) for p in problems]
+    config = DecodeConfig(strategy=demo.CONTROL, tau=tau, c_max=5, rho_max=1.0, gen_length=64)
+    return t2m.decode(model, prompts, config)
+
+
+def test_random_control_remasks_more_as_tau_grows_and_ignores_the_batch(bundled):
+    from t2m.data import load_problems
+
+    assert strategy(demo.CONTROL).remasks
+    problems = load_problems("arith100")[:6]
+    remasks = [sum(r.remasks for r in _decode(bundled, problems, tau)) for tau in (0.001, 0.1, 0.5)]
+    assert remasks[0] < remasks[1] < remasks[2]
+    # Reproducible and row-local: a problem decodes to the same tokens alone and inside a batch.
+    together = _decode(bundled, problems, 0.1)
+    alone = _decode(bundled, problems[2:3], 0.1)
+    assert together[2].tokens == alone[0].tokens and together[2].remasks == alone[0].remasks
 
 
 def test_mcnemar_counts_discordant_pairs_against_the_baseline():
@@ -57,7 +62,7 @@ def test_demo_prints_every_figure(capsys):
     out = capsys.readouterr().out
     assert "T2T accuracy:" in out and "last_mile" in out and "reasoning" in out
     assert out.count("fixed") >= 109 + 3  # every configuration, the best one again, two controls
-    assert "random_remask" in out and "matched remask count" in out
+    assert demo.CONTROL in out and "matched remask count" in out
     assert "109 configurations x 4 problems" in out
 
 
