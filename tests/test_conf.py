@@ -17,6 +17,7 @@ GROUPS = {
     "dataset": ["arith100", "arith1000", "cmath", "cmath100", "gsm8k"],
     "tracker": ["wandb_offline", "wandb_online", "none"],
     "sweep": ["neighbours", "paper_ablation", "quick"],
+    "search": ["cheaper", "paper_ablation"],
 }
 
 

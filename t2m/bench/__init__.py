@@ -1,4 +1,5 @@
 """Benchmarks that print figures (ratios measured side by side in one run), never timed tests.
 
-    python -m t2m.bench     the decoder, batched against one row at a time (`decoder.py`)
+    python -m t2m.bench         the decoder, batched against one row at a time (`decoder.py`)
+    python -m t2m.bench.search  the paper's grid against Optuna searches of its space: work and hypervolume (`search.py`)
 """

@@ -28,8 +28,8 @@ from t2m.pipeline.baseline import is_default_baseline_strategy
 
 COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray", "wino": "tab:red"}
 OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")  # strategies of your own
-MARKERS = {"baseline": "*", "better": "^", "worse": "v", "n.s.": "o"}  # no baseline: "o" as well
-PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangle-down", "n.s.": "circle"}
+MARKERS = {"baseline": "*", "better": "^", "worse": "v", "n.s.": "o", "pruned": "x"}  # no baseline: "o" as well
+PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangle-down", "n.s.": "circle", "pruned": "x"}
 PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications per sample (T2T edits, T2M remasks)"),
           ("mean_forwards", "avg_forwards_per_sample", "forward passes per sample"))  # fmt: skip
 MAX_LABELS = 20  # labelled points (and lines of the key); the table has the rest
@@ -53,8 +53,16 @@ def color(strategy) -> str:
 
 
 def verdict(row) -> str:
+    if row.get("trial_state") == "pruned":
+        return "pruned"
     v = row.get("vs_baseline")
     return v if isinstance(v, str) and v in MARKERS else "n.s."
+
+
+def pruned(df: pd.DataFrame) -> pd.Series:
+    """Rows of a search's pruned trials (t2m.pipeline.search): evaluated on fewer problems than the
+    others, so drawn as x and never on a front or labelled."""
+    return df["trial_state"].eq("pruned") if "trial_state" in df else pd.Series(False, index=df.index)
 
 
 def knobs(row) -> str:
@@ -99,6 +107,7 @@ def comparison(row) -> str:
 def labelled(df: pd.DataFrame) -> list:
     """The rows worth a label, most important first: baselines, the Pareto fronts, significant
     differences (smallest p first), then (in a sweep small enough to label everything) the rest."""
+    df = df[~pruned(df)]
     acc = df["accuracy"].astype(float)
     v = df.apply(verdict, axis=1)
     picked = list(df.index[df.get("vs_baseline", pd.Series(index=df.index, dtype=object)) == "baseline"])
@@ -204,9 +213,10 @@ def _panel(ax, df, col, acc, low, high, overlay, ref_col) -> None:
     if "vs_baseline" in df:
         for i in df.index[(df["vs_baseline"] == "baseline") & ok]:
             ax.axhline(acc[i], ls=":", lw=1, color=color(df.at[i, "strategy"]), alpha=0.6, zorder=1)
-    front = pareto_front(cost[ok], acc[ok])
+    on = ok & ~pruned(df)
+    front = pareto_front(cost[on], acc[on])
     ax.plot(cost[front], acc[front], ls="--", color="0.5", lw=1.1, drawstyle="steps-post", zorder=3)
-    for strategy, grp in df[ok].groupby("strategy", sort=False):
+    for strategy, grp in df[on].groupby("strategy", sort=False):
         idx = grp.index
         ax.errorbar(cost[idx], acc[idx], yerr=[acc[idx] - low[idx], high[idx] - acc[idx]], fmt="none", ecolor=color(strategy),
                     elinewidth=0.9, alpha=0.3 if len(df) > MAX_LABELS else 0.55, zorder=2)  # faint where many bars stand side by side  # fmt: skip
@@ -234,6 +244,8 @@ def _marker_style(strategy, v) -> dict:
         return {**style, "s": 320, "edgecolors": "gold", "linewidths": 1.2, "zorder": 6}
     if v in ("better", "worse"):
         return {**style, "s": 95, "edgecolors": "black", "linewidths": 1.0, "zorder": 5}
+    if v == "pruned":
+        return {**style, "s": 26, "linewidths": 1.0, "alpha": 0.6, "zorder": 3}
     return {**style, "s": 30, "edgecolors": "white", "linewidths": 0.5, "alpha": 0.8}
 
 
@@ -328,13 +340,15 @@ def _legend_handles(df, overlay) -> tuple[list, list]:
     marks.append(Line2D([], [], ls="", marker="o", ms=6, mfc="0.55", mec="white", label="not significant (bigger: ×k at one place)"))
     marks.append(Line2D([], [], color="0.5", lw=1, marker="_", ms=8, label="95% Wilson interval"))
     marks.append(Line2D([], [], ls="--", color="0.5", label="Pareto front"))
+    if pruned(df).any():  # in the strategies' row, which has room
+        colours.append(Line2D([], [], ls="", marker="x", ms=6, color="0.4", label="pruned trial (fewer problems)"))
     if overlay is not None:
         marks.append(Line2D([], [], ls="", marker="o", mfc="none", mec="0.3", label="published (hollow)"))
     return colours, marks
 
 
 def _verdict_words(v: str) -> str:
-    return {"baseline": "baseline", "better": "better", "worse": "worse"}.get(v, "n.s.")
+    return {"baseline": "baseline", "better": "better", "worse": "worse", "pruned": "pruned trial"}.get(v, "n.s.")
 
 
 def remasks(row) -> bool:

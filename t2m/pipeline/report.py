@@ -51,7 +51,7 @@ from t2m.pipeline import baseline as baselines
 from t2m.pipeline.jobdir import CONFIG, POINTER, SUMMARY, job_records, pointed_records, read_pointer
 from t2m.pipeline.paired import COLUMNS as PAIRED_COLUMNS
 from t2m.pipeline.paired import add_paired, write_into_summaries
-from t2m.pipeline.plot import comparison, edits, pareto_front, remasks, setting
+from t2m.pipeline.plot import comparison, edits, pareto_front, pruned, remasks, setting
 from t2m.pipeline.plot import png as plot
 from t2m.pipeline.store import SAMPLES, read_jsonl, write_atomically
 
@@ -164,7 +164,7 @@ def describe(df: pd.DataFrame, max_listed: int = 10) -> str:
         if len(rows) > max_listed:
             lines.append(f"{kind:<8} ... and {len(rows) - max_listed} more (sweep_results.csv, column vs_baseline)")
     lines += _repair_lines(df, verdicts) + _sampling_lines(df)
-    ok = acc.notna() & df["mean_forwards"].notna()
+    ok = acc.notna() & df["mean_forwards"].notna() & ~pruned(df)  # a pruned trial saw fewer problems
     for i in pareto_front(df.loc[ok, "mean_forwards"].astype(float), acc[ok]):
         lines.append(f"pareto   {_line(i, df.loc[i])}")
     return "\n".join(lines)
@@ -474,12 +474,14 @@ def title(df: pd.DataFrame) -> str:
 
 def _line(i, r) -> str:
     c_max = r["c_max"]
-    c_max = int(c_max) if isinstance(c_max, float) and c_max.is_integer() else c_max  # a column with nulls is float
+    c_max = "None" if pd.isna(c_max) else int(c_max) if isinstance(c_max, float) and c_max.is_integer() else c_max  # a column with nulls is float
     knobs = f"#{i:<4}{r['strategy']:<10}" + (f" tau={r['tau']}" if edits(r) else "") + (f" c_max={c_max} rho_max={r['rho_max']}" if remasks(r) else "") + setting(r)
     ci = f"[{100 * r['accuracy_ci95_low']:.1f}, {100 * r['accuracy_ci95_high']:.1f}]" if "accuracy_ci95_low" in r else ""
     line = f"{knobs:<50} acc {100 * r['accuracy']:5.1f}% {ci:<13} mods {r['mean_modifications']:6.2f}  fwd {r['mean_forwards']:7.2f}"
     if isinstance(r.get("vs_baseline"), str) and r["vs_baseline"] != "baseline":
         line += f"  {comparison(r)}"
+    if r.get("trial_state") == "pruned":
+        line += f"  (pruned trial, {int(r['n'])} problems)"
     return line
 
 

@@ -133,6 +133,36 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
         _give_up(e)
 
 
+def log_search(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, trials, plot_png: Path | None, summary: dict) -> None:
+    """The study-level run of an Optuna search (t2m.pipeline.search): the trials table (number,
+    state, front, knobs, metrics, paired comparison), the front-over-grid plot and the counts."""
+    if not enabled(tracker) or trials.empty:
+        return
+    marker = _Marker(wandb_dir, run_id, {"mode": _mode(tracker), "project": tracker.project, "entity": tracker.entity,
+                                         "trials": trials.to_csv(index=False), "summary": summary})  # fmt: skip
+    if marker.logged():
+        return
+    try:
+        import wandb
+
+        run = _init(tracker, wandb_dir, id=run_id, name=name, group=group, job_type="search", config={"study": name})
+        try:
+            df = trials.astype(object).where(trials.notna(), None).map(_python)
+            cols = [c for c in df.columns if df[c].map(_scalar).all()]
+            logged = {"trials": wandb.Table(columns=cols, data=df[cols].values.tolist())}
+            if plot_png is not None and Path(plot_png).exists():
+                logged["search_front"] = wandb.Image(str(plot_png))
+            run.log(logged)
+            run.summary.update(summary)
+        finally:
+            local = Path(run.dir).parent
+            run.finish()
+        _supersede(wandb_dir, run_id, keep=local)
+        marker.write()
+    except Exception as e:  # noqa: BLE001
+        _give_up(e)
+
+
 def sweep_summary(table) -> dict:
     """What the sweep's W&B summary says about the paired comparisons."""
     out = {}
