@@ -1,4 +1,6 @@
 """Benchmarks that print figures (ratios measured side by side in one run), never timed tests.
 
-    python -m t2m.bench     the decoder, batched against one row at a time (`decoder.py`)
+    python -m t2m.bench                        the decoder, batched against one row at a time (`decoder.py`)
+    python -m t2m.bench --scale llada2_1_mini  the decoder at LLaDA2.1-mini's shape on a GPU (`scale.py`);
+                       --scale tiny            the same code path on CPU
 """
