@@ -177,7 +177,7 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default=None, help="default: cuda for llada2_1_mini, cpu for tiny")
     ap.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     ap.add_argument("--batch-sizes", default=None, help="comma-separated ladder, stopped at the first out-of-memory")
-    ap.add_argument("--min-rows", type=int, default=4, help="rows decoded at small batch sizes (in batches of that size)")
+    ap.add_argument("--min-rows", type=int, default=2, help="rows decoded at batch sizes below it (in batches of that size)")
     ap.add_argument("--prompt-length", type=int, default=150)
     ap.add_argument("--gen-length", type=int, default=None, help="default: 512 (tiny: 128)")
     ap.add_argument("--temperature", type=float, default=0.0, help="0: greedy (the paper); > 0 samples every row")
