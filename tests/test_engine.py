@@ -156,3 +156,15 @@ def test_remote_code_checkpoint_needs_trust_and_decodes_like_native(tmp_path, ra
 def test_public_api_is_lazy_and_complete():
     for name in ("DecodeConfig", "DecodeResult", "decode", "load_model", "extract_answer", "is_correct"):
         assert hasattr(t2m, name)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_proposals_in_one_position_chunks_decode_the_same(model, monkeypatch, temperature):
+    from t2m.decoding import proposals
+
+    prompts, configs = mixed_rows(8, seed=6)
+    configs = [c.replace(temperature=temperature, top_k=[None, 10][i % 2], top_p=[0.9, None][i % 2], seed=i) for i, c in enumerate(configs)]
+    whole = decode(model, prompts, configs, batch_size=8)
+    monkeypatch.setattr(proposals, "CHUNK_BYTES", VOCAB * proposals.BYTES_PER_LOGIT["sampling"])  # one position a chunk
+    chunked = decode(model, prompts, configs, batch_size=8)
+    assert [key(r) for r in chunked] == [key(r) for r in whole]
