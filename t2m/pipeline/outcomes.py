@@ -11,6 +11,7 @@ command that resumes them (exit status 1).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,9 @@ def reason(error) -> str:
         trace = text.split("----------------------")[1] if text.count("----------------------") >= 2 else text
         lines = [line for line in trace.strip().splitlines() if line.strip()]
         return _short(lines[-1] if lines else text)
+    lost = re.search(r"Job (\S+) .*?(has not produced any output \(state: [^)]*\))", text, re.S)
+    if lost:  # submitit: the job ended without a result (cancelled, killed, out of memory or of requeues)
+        return _short(f"{type(error).__name__}: job {lost.group(1)} {lost.group(2)}")
     first = text.splitlines()[0] if text else ""
     return _short(f"{type(error).__name__}: {first}" if first else type(error).__name__)
 
