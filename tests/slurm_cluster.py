@@ -1,8 +1,8 @@
 """A private, real single-node SLURM (slurmctld, slurmd and munged from the Debian packages) for the
 cluster tests and the cluster benchmark.
 
-    python tests/slurm_cluster.py up DIR      # start it; prints the `export` lines for sbatch & co.
-    python tests/slurm_cluster.py down DIR    # stop it
+    python tests/slurm_cluster.py up DIR [--cpus N]   # start it; prints the `export` lines for sbatch & co.
+    python tests/slurm_cluster.py down DIR            # stop it
 
 Everything lives under DIR and nothing touches the machine's own SLURM or munge: a munge key and
 socket of its own, slurm.conf with free ports, state and spool directories, and a node that looks
@@ -17,7 +17,7 @@ question from `squeue -t all` (finished jobs stay visible for MinJobAge seconds)
 on PATH (the `env` of a Cluster does).
 
 Needs root (slurmd runs jobs as their owner, munged runs as the munge user) and the packages
-`slurm-wlm` and `munge`; `install()` fetches them with apt-get where they are missing.
+`slurm-wlm` and `munge` (`.ci/run` installs them; `up` below runs apt-get where they are missing).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -52,9 +51,15 @@ class Unavailable(RuntimeError):
     """SLURM cannot run here (packages missing and not installable, not root, no mknod)."""
 
 
+def missing() -> list[str]:
+    """The daemons (and client commands) this cluster needs that are not on PATH."""
+    return [c for c in (*DAEMONS, "sbatch", "squeue", "scontrol", "sinfo", "runuser") if not shutil.which(c)]
+
+
 def install() -> None:
-    """apt-get the packages where a daemon is missing; Unavailable (one line) if that cannot be done."""
-    if all(shutil.which(d) for d in DAEMONS):
+    """apt-get the packages where a daemon is missing; Unavailable (one line) if that cannot be done.
+    `.ci/run` installs them itself; the tests only check (see `Cluster.start(install_packages=False)`)."""
+    if not missing():
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise Unavailable(f"SLURM is not installed and cannot be ({'not root' if os.geteuid() else 'no apt-get'}); needs Debian packages {' '.join(PACKAGES)}")
@@ -63,8 +68,8 @@ def install() -> None:
         p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
         if p.returncode != 0:
             raise Unavailable(f"`{' '.join(cmd)}` failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
-    if not all(shutil.which(d) for d in DAEMONS):
-        raise Unavailable(f"installed {' '.join(PACKAGES)} but {', '.join(d for d in DAEMONS if not shutil.which(d))} is still missing")
+    if missing():
+        raise Unavailable(f"installed {' '.join(PACKAGES)} but {', '.join(missing())} is still missing")
 
 
 def _free_port() -> int:
@@ -98,10 +103,14 @@ class Cluster:
 
     # ---- start -----------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 90) -> None:
+    def start(self, timeout: float = 90, install_packages: bool = True) -> None:
+        """Start munged, slurmctld and slurmd; with install_packages=False, Unavailable where they are missing."""
         if os.geteuid() != 0:
             raise Unavailable("the test SLURM needs root (slurmd runs jobs as their owner, munged as the munge user)")
-        install()
+        if install_packages:
+            install()
+        elif missing():
+            raise Unavailable(f"{', '.join(missing())} not on PATH; install the Debian packages {' '.join(PACKAGES)} (.ci/run does)")
         self.stop()  # a previous cluster in the same directory
         for d in ("state", "spool"):  # a fresh cluster: no jobs, no node state from before
             shutil.rmtree(self.root / d, ignore_errors=True)
@@ -261,13 +270,19 @@ def _alive(pid: int) -> bool:
 
 
 if __name__ == "__main__":
-    action, root = sys.argv[1], Path(sys.argv[2])
-    cluster = Cluster(root)
-    if action == "up":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="a private single-node SLURM under DIR (root; Debian packages slurm-wlm, munge)")
+    ap.add_argument("action", choices=["up", "down"])
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("--cpus", type=int, default=16, help="CPUs the node declares (e.g. $(nproc) for benchmarks)")
+    ap.add_argument("--memory-mb", type=int, default=131072)
+    args = ap.parse_args()
+    cluster = Cluster(args.dir, cpus=args.cpus, memory_mb=args.memory_mb)
+    if args.action == "up":
+        args.dir.mkdir(parents=True, exist_ok=True)
         cluster.start()
         for k, v in cluster.env.items():
             print(f"export {k}={v}")
-    elif action == "down":
-        cluster.stop()
     else:
-        raise SystemExit("usage: python tests/slurm_cluster.py up|down DIR")
+        cluster.stop()

@@ -1,4 +1,6 @@
 """Benchmarks that print figures (ratios measured side by side in one run), never timed tests.
 
-    python -m t2m.bench     the decoder, batched against one row at a time (`decoder.py`)
+    python -m t2m.bench [...]           the decoder, batched against one row at a time (`decoder.py`)
+    python -m t2m.bench packing [...]   many configurations' rows in one batch against one configuration's (`packing.py`)
+    python -m t2m.bench sweep [...]     a named sweep packed against one configuration per job, locally and on SLURM (`sweep.py`)
 """

@@ -1,3 +1,10 @@
-from t2m.bench.decoder import main
+import sys
 
-main()
+from t2m.bench import decoder, packing, sweep
+
+COMMANDS = {"packing": packing.main, "sweep": sweep.main}
+
+if len(sys.argv) > 1 and sys.argv[1] in COMMANDS:
+    COMMANDS[sys.argv[1]](sys.argv[2:])
+else:
+    decoder.main()
