@@ -1,7 +1,8 @@
 """Sweep benchmark: one named sweep run with and without packing, side by side in one run.
 
-    python -m t2m.bench sweep                          # the paper ablation, in this process: Hydra's basic
-                                                       # launcher, t2m's one configuration per job, packed
+    python -m t2m.bench sweep                          # the paper ablation: Hydra's basic launcher, t2m's
+                                                       # in-process one configuration per job and packed, and
+                                                       # 2 packed local processes (both cores)
     python -m t2m.bench sweep --slurm --jobs 2         # and through SLURM: one job per configuration vs 2 jobs
 
 Each variant is the real command (`python -m t2m.sweep -m sweep=NAME ...`) in a directory of its own,
@@ -30,6 +31,7 @@ LOCAL = {
     "basic (Hydra's launcher, 1 config/job)": ["hydra/launcher=basic"],
     "inprocess, 1 config/job": ["hydra.launcher.configs_per_job=1"],
     "inprocess, packed (default)": [],
+    "local, packed into 2 processes": ["hydra/launcher=local", "hydra.launcher.jobs=2"],
 }
 SLURM_RESOURCES = ["hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=120"]
 
@@ -85,6 +87,7 @@ def main(argv=None) -> None:
     ap.add_argument("--slurm", action="store_true", help="also run it through SLURM (needs sbatch on PATH)")
     ap.add_argument("--jobs", type=int, default=2, help="SLURM jobs of the packed SLURM variant")
     ap.add_argument("--no-local", action="store_true", help="only the SLURM variants")
+    ap.add_argument("--only", action="append", default=None, help="run only the variants whose name contains this (repeatable)")
     ap.add_argument("--workdir", default=None, help="where the variants run (default: a temporary directory, removed after)")
     ap.add_argument("overrides", nargs="*", help="added to every variant's command, e.g. dataset.limit=20 tracker=none")
     args = ap.parse_args(argv)
@@ -94,6 +97,8 @@ def main(argv=None) -> None:
     variants = {} if args.no_local else dict(LOCAL)
     if args.slurm:
         variants.update(slurm_variants(args.jobs))
+    if args.only:
+        variants = {name: o for name, o in variants.items() if any(word in name for word in args.only)}
     root = Path(args.workdir or tempfile.mkdtemp(prefix="t2m-bench-sweep-"))
     print(f"machine: {platform.node()} {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"sweep: {args.sweep} {' '.join(args.overrides)}; each variant in a directory of its own with a fresh store")
@@ -106,14 +111,13 @@ def main(argv=None) -> None:
     tables = [f["table"] for f in figures.values()]
     same = all(len(t) == len(tables[0]) and t.equals(tables[0]) for t in tables)
     print(f"configurations: {len(tables[0])}; identical results in every variant: {same}")
-    packed = {"local": "inprocess, packed (default)", "slurm": list(slurm_variants(args.jobs))[-1]}
-    for name, f in figures.items():
-        where = "slurm" if name.startswith("slurm") else "local"
-        if name != packed[where] and packed[where] in figures:
-            fast = figures[packed[where]]
-            cpu = f", cpu {f['cpu'] / fast['cpu']:.2f}x" if where == "local" else ""  # SLURM jobs are not this process's children
-            print(f"{packed[where]} vs {name}: wall {f['wall'] / fast['wall']:.2f}x faster{cpu}, "
-                  f"jobs {f['jobs']} -> {fast['jobs']}, model loads {f['loads']} -> {fast['loads']}")
+    for group in ("local", "slurm"):  # each variant against its group's first: one configuration per job
+        names = [n for n in figures if n.startswith("slurm") == (group == "slurm")]
+        for name in names[1:]:
+            before, f = figures[names[0]], figures[name]
+            cpu = f", cpu {before['cpu'] / f['cpu']:.2f}x less" if group == "local" else ""  # SLURM jobs are not this process's children
+            print(f"{name} against {names[0]}: wall {before['wall'] / f['wall']:.2f}x faster{cpu}, "
+                  f"jobs {before['jobs']} -> {f['jobs']}, model loads {before['loads']} -> {f['loads']}")
     if args.workdir is None:
         shutil.rmtree(root, ignore_errors=True)
     else:
