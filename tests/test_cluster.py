@@ -246,18 +246,21 @@ def readme_cluster_commands() -> list[str]:
 
 
 def test_a_job_that_reaches_its_time_limit_requeues_and_resumes(slurm, tmp_path):
-    """A real SLURM time limit: 1 minute, with submitit's USR2 asked for 30 s before it. The job is
-    held after its first stored chunk until SLURM signals it; submitit sees a time-out, requeues the
-    pack (max_num_timeout: 3 in conf/hydra/launcher/slurm.yaml) and the second run finishes it."""
+    """A real SLURM time limit: 2 minutes, with submitit's USR2 asked for 60 s before it (the job has
+    60 s to store its first chunk, room for a slow start on a loaded machine). The job is held after
+    its first stored chunk until SLURM signals it; submitit sees a time-out, requeues the pack
+    (max_num_timeout: 3 in conf/hydra/launcher/slurm.yaml) and the second run finishes it."""
     gate = tmp_path / "gate"
     gate.mkdir()
     sweep_dir = tmp_path / "timeout"
     p = subprocess.run([sys.executable, "-m", "t2m.sweep", "-m", "strategy=t2t,lowprob", "baseline=none", "dataset.limit=8", "gen_length=32",
                         "batch_size=2", "hydra/launcher=slurm", "hydra.launcher.jobs=1", "hydra.launcher.cpus_per_task=1",
-                        "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30", f"hydra.sweep.dir={sweep_dir}"],
+                        "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", f"hydra.sweep.dir={sweep_dir}"],
                        cwd=tmp_path, env=env_for(slurm, tmp_path, gate), capture_output=True, text=True, timeout=600)  # fmt: skip
     assert p.returncode == 0, p.stderr[-3000:]
-    (held,) = [f.stem for f in gate.glob("*.ready")]
+    held = [f.stem for f in gate.glob("*.ready")]
+    assert len(held) == 1, f"the job did not store its first chunk within 60 s: {held}"  # then the time-out came before anything was held
+    held = held[0]
     log = "".join(f.read_text() for f in sorted(sweep_dir.glob(".submitit/*/*_log.*")))
     assert "this job is timed-out" in log and "Requeued job" in log and "Resuming " in log, log[-3000:]
     assert {j["id"]: j["restarts"] for j in slurm.jobs()}[held] >= 1
