@@ -17,7 +17,8 @@ VOCAB, EOS, MASK = 10, 8, 9
 
 
 def dist(top: dict[int, float]) -> list[float]:
-    """A distribution over VOCAB tokens: the given probabilities, the rest spread evenly (never on MASK)."""
+    """A distribution over VOCAB tokens: the given probabilities, the rest spread evenly (never on
+    MASK: these scripts model a trained dLLM, which never proposes the mask token)."""
     rest = [t for t in range(VOCAB - 1) if t not in top]
     left = max(0.0, 1.0 - sum(top.values()))
     p = [0.0] * VOCAB
@@ -36,14 +37,13 @@ class ScriptedAdapter:
         self.script = script
         self.calls = 0
 
-    def forward(self, model, input_ids, position_ids, allowed, past, n_logits):
+    full_canvas = False
+
+    def forward(self, model, input_ids, position_ids, bias, cache, n_logits):
         self.calls += 1
         block = input_ids[:, -n_logits:]
         probs = torch.tensor([self.script(row.tolist(), self.calls) for row in block], dtype=torch.float32)
-        logits = probs.clamp_min(1e-30).log()
-        a, q = input_ids.shape
-        kv = torch.zeros(a, 1, q, 1)
-        return logits, [(kv, kv)]
+        return probs.clamp_min(1e-30).log()
 
 
 def scripted_model(script) -> DiffusionLM:

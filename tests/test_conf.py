@@ -6,12 +6,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from t2m.decoding.config import DEFAULT_TAU
+from t2m.decoding.registry import STRATEGIES, UNMASKING
 from t2m.pipeline import cli as sweep
 from t2m.pipeline.validate import check
 
 GROUPS = {
-    "strategy": ["t2t", "lowprob", "t2t_remask", "logitdiff", "none"],
+    "strategy": sorted(STRATEGIES),  # one YAML per registered strategy, and no other
+    "unmasking": sorted(UNMASKING),
     "model": ["tiny", "llada2_1_mini", "llada_8b"],
     "dataset": ["arith100", "arith1000", "cmath", "cmath100", "gsm8k"],
     "tracker": ["wandb_offline", "wandb_online", "none"],
@@ -58,7 +59,7 @@ def test_defaults(cfg_of):
 @pytest.mark.parametrize("strategy", GROUPS["strategy"])
 def test_strategy_group_sets_top_level_keys_with_paper_tau(cfg_of, strategy):
     cfg = cfg_of(f"strategy={strategy}")
-    assert cfg.strategy == strategy and cfg.tau == DEFAULT_TAU[strategy]
+    assert cfg.strategy == strategy and cfg.tau == STRATEGIES[strategy].default_tau
     cfg = cfg_of(f"strategy={strategy}", "tau=0.9")  # the command line beats the group's default
     assert cfg.tau == 0.9
 

@@ -122,7 +122,8 @@ def test_build_prompt_applies_a_chat_template(tokenizer):
 def test_templates_and_gen_lengths_cover_every_dataset():
     assert DATASETS == ("arith100", "arith1000", "cmath", "cmath100", "gsm8k")
     assert all("{question}" in PROMPT_TEMPLATES[d] for d in DATASETS)
-    assert GEN_LENGTH["cmath100"] == GEN_LENGTH["gsm8k"] == 256
+    # CMATH was 256, which cut off the paper's answers (334 tokens on average, up to 547): issue 16.
+    assert GEN_LENGTH["cmath"] == GEN_LENGTH["cmath100"] == 1024 > 547 and GEN_LENGTH["gsm8k"] == 256
     assert "The answer is N." in PROMPT_TEMPLATES["gsm8k"]
 
 
@@ -150,6 +151,19 @@ def test_cmath100_is_the_papers_subset(tmp_path):
     assert [p.id for p in subset] == [f"cmath-{i:04d}" for i in expected]
     assert len(load_problems("cmath", path=str(path))) == 1098
     assert len(load_problems("cmath100", path=str(path), limit=10)) == 10
+
+
+def test_cmath100_refuses_anything_but_the_test_split(tmp_path):
+    dev = tmp_path / "cmath_dev.jsonl"  # the dev split's size; the real one is checked below when present
+    dev.write_text("".join(json.dumps({"input": f"q{i}", "golden": "1"}) + "\n" for i in range(600)))
+    with pytest.raises(ValueError, match=rf"cmath100 is sampled from the 1,098-problem CMATH test split, but {dev} has 600 problems") as e:
+        load_problems("cmath100", path=str(dev))
+    assert "\n" not in str(e.value)
+    assert len(load_problems("cmath", path=str(dev))) == 600  # the full-split dataset takes any file
+    real = SHARED / "data" / "cmath_dev.jsonl"
+    if real.exists():
+        with pytest.raises(ValueError, match="has 600 problems"):
+            load_problems("cmath100", path=str(real))
 
 
 def test_real_benchmark_files_load():

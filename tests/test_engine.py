@@ -125,14 +125,14 @@ FAKE_LLADA2 = textwrap.dedent(
 
 
     class FakeLLaDA2ForCausalLM(LlamaForCausalLM):
-        """Speaks LLaDA2.x's interface: a 0/1 attention mask in the model's dtype."""
+        """Speaks LLaDA2.x's interface: a (batch, 1, queries, keys) mask in the model's dtype, added
+        to the scores as it is (tests/remote_code/ has a fuller LLaDA2-style model)."""
 
         config_class = FakeLLaDA2Config
 
         def forward(self, input_ids=None, attention_mask=None, **kwargs):
-            assert attention_mask.dtype == self.dtype and set(attention_mask.unique().tolist()) <= {0.0, 1.0}
-            additive = (1.0 - attention_mask) * torch.finfo(self.dtype).min
-            return super().forward(input_ids=input_ids, attention_mask=additive, **kwargs)
+            assert attention_mask.dtype == self.dtype and attention_mask.dim() == 4 and "logits_to_keep" not in kwargs
+            return super().forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
     '''
 )
 

@@ -173,6 +173,10 @@ BAD = [
     Bad("rho-zero", ["rho_max=0"], "rho_max=0 is out of range; allowed: a number in (0, 1]"),
     Bad("c-max-zero", ["c_max=0"], "c_max=0 is invalid; allowed: an integer >= 1"),
     Bad("c-max-fraction", ["c_max=1.5"], "c_max=1.5 is invalid"),
+    Bad("unmasking-unknown", ["unmasking=nope"], "unmasking=nope is unknown; allowed: low_confidence, threshold"),
+    Bad("steps-zero", ["unmasking=low_confidence", "steps=0"], "steps=0 is invalid; allowed: an integer >= 1"),
+    Bad("attention-unknown", ["attention=full"], "attention='full' is unknown; allowed: reference, block_causal"),
+    Bad("plugin-not-importable", ["plugins=[nosuch.module]"], "plugins: cannot import 'nosuch.module'"),
     Bad("block-length-zero", ["block_length=0"], "block_length=0 is invalid; allowed: an integer >= 1"),
     Bad("gen-length-zero", ["gen_length=0"], "gen_length=0 is invalid"),
     Bad("threshold-above-1", ["threshold=2"], "threshold=2 is out of range"),
@@ -227,7 +231,9 @@ BAD = [
         {"nogold.jsonl": CMATH + '{"question": "2 + 2 = ?"}\n'}),  # fmt: skip
     Bad("dataset-gold-marker-missing", ["dataset=gsm8k", "dataset.path=nomarker.jsonl"], "has an answer without '#### '",
         {"nomarker.jsonl": '{"question": "1 + 1?", "answer": "2"}\n'}),  # fmt: skip
-    Bad("dataset-too-small-for-cmath100", ["dataset=cmath100", "dataset.path=one.jsonl"], "cmath100 draws the paper's 100 problems", {"one.jsonl": CMATH}),
+    Bad("dataset-too-small-for-cmath100", ["dataset=cmath100", "dataset.path=one.jsonl"], "one.jsonl has 1 problem; pass the test split", {"one.jsonl": CMATH}),
+    Bad("dataset-cmath100-from-the-dev-split", ["dataset=cmath100", "dataset.path=dev.jsonl"],
+        "dataset cmath100 is sampled from the 1,098-problem CMATH test split, but", {"dev.jsonl": CMATH * 600}),  # fmt: skip
     Bad("dataset-not-utf8", ["dataset=cmath", "dataset.path=latin1.jsonl"], "is not UTF-8 text", {"latin1.jsonl": b'{"question": "\xe9", "golden": "1"}\n'}),
     Bad("dataset-path-for-generated", ["dataset.path=x.jsonl"], "dataset.path is not allowed for arith100", {"x.jsonl": CMATH}),
     Bad("dataset-from-hub-offline", ["dataset=gsm8k"], "dataset=gsm8k comes from the Hugging Face hub, which is not available here"),

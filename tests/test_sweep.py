@@ -85,9 +85,12 @@ def hydra_multirun(tmp_path, monkeypatch):
 
 
 def test_hydra_runs_the_quick_sweep_with_group_defaults(hydra_multirun, tmp_path):
+    from t2m.decoding.registry import STRATEGIES
+
     seen = hydra_multirun("sweep=quick", "dataset.limit=2")
-    assert seen == [("t2t", 0.5, 1, 0.25), ("none", 0.0, 1, 0.25), ("lowprob", 0.3, 1, 0.25),
-                    ("t2t_remask", 0.7, 1, 0.25), ("logitdiff", 0.2, 1, 0.25)]  # fmt: skip
+    order = ["t2t", "none", "lowprob", "t2t_remask", "logitdiff"]
+    assert seen == [(s, STRATEGIES[s].default_tau, 1, 0.25) for s in order]  # each at its registered default
+    assert [t for _, t, _, _ in seen] == [0.5, 0.0, 0.3, 0.7, 0.2]  # the paper's
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir())[:2] == ["0_t2t_tau0.5_c1_rho0.25", "1_none_tau0.0_c1_rho0.25"]
 
 

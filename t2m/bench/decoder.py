@@ -26,6 +26,9 @@ class _ForwardTimer:
     def __init__(self, adapter, device):
         self.adapter, self.device, self.seconds = adapter, device, 0.0
 
+    def __getattr__(self, name):  # everything but forward is the adapter's own (e.g. full_canvas)
+        return getattr(self.adapter, name)
+
     def forward(self, *args, **kwargs):
         self._sync()
         start = time.perf_counter()

@@ -28,6 +28,7 @@ HUB = {
     "gsm8k": ("openai/gsm8k", "main", "test"),
 }
 CMATH100_SEED, CMATH100_SIZE = 42, 100
+CMATH_TEST_SIZE = 1098  # the CMATH test split the paper's subset is drawn from (the dev split has 600)
 
 
 def cmath100_indices(n_rows: int) -> list[int]:
@@ -39,6 +40,15 @@ def cmath100_indices(n_rows: int) -> list[int]:
     if n_rows < CMATH100_SIZE:
         raise ValueError(f"cmath100 draws the paper's {CMATH100_SIZE} problems from the full CMATH test split (1,098 rows); got {n_rows} rows")
     return sorted(random.Random(CMATH100_SEED).sample(range(n_rows), CMATH100_SIZE))
+
+
+def _check_cmath_test_split(n_rows: int, source: str) -> None:
+    """cmath100 is the paper's sample of the 1,098-problem CMATH test split: any other file (e.g. the
+    600-row dev split) would give a different subset under the same name. The size is what can be
+    checked without the split itself at hand (the pre-flight reads every dataset through `load`)."""
+    if n_rows != CMATH_TEST_SIZE:
+        raise ValueError(f"dataset cmath100 is sampled from the {CMATH_TEST_SIZE:,}-problem CMATH test split, but {source} has {n_rows} problem{'s' * (n_rows != 1)}; "
+                         f"pass the test split (dataset.path=...)")
 
 
 def load(name: str, path: str | None = None) -> list[Problem]:
@@ -63,6 +73,7 @@ def load(name: str, path: str | None = None) -> list[Problem]:
             except ValueError as e:
                 raise ValueError(f"dataset {name}: row {i} {e}") from None
     if name == "cmath100":
+        _check_cmath_test_split(len(problems), path or f"{HUB['cmath'][0]} ({HUB['cmath'][2]})")
         # Ids keep the row's index in the full split, so cmath100 rows line up with cmath rows.
         problems = [problems[i] for i in cmath100_indices(len(problems))]
     return problems

@@ -1,25 +1,33 @@
 """The decoder, a pure library: token ids and DecodeConfigs in, tokens and statistics out.
 
-    config.py    DecodeConfig: every knob of one decoding configuration, validated
-    policies.py  the registry of edit policies (T2T editing, the T2M detectors); add your own here
-    engine.py    decode(): batched block diffusion with M2T filling and the edit phase
-    models.py    load_model(): one loading path for every checkpoint, and the forward adapters
+    config.py     DecodeConfig: every knob of one decoding configuration, validated
+    registry.py   what a policy is (StepView, Strategy, Unmasking) and how to register your own
+    policies.py   the built-in policies: T2T, the T2M detectors, threshold and low-confidence M2T
+    engine.py     decode(): batched block diffusion, one step at a time, top to bottom
+    canvas.py     a batch's token grid and the attention bias of each forward pass
+    forward.py    which columns each forward pass runs, over which cached prefix
+    kv_cache.py   the in-place KV cache
+    proposals.py  x0, p0 and the probabilities policies read (greedy or seeded sampling)
+    rules.py      the shared step rules as pure tensor functions
+    models.py     load_model(): one loading path for every checkpoint, and the forward adapters
 
-Nothing here knows about Hydra, W&B, SLURM or the result store.
+The decoding semantics are written out in docs/decoding.md. Nothing here knows about Hydra, W&B,
+SLURM or the result store.
 """
 
 from t2m.decoding.config import DecodeConfig
 
-__all__ = ["DecodeConfig", "DecodeResult", "DiffusionLM", "decode", "load_model"]
+__all__ = ["DecodeConfig", "DecodeResult", "DiffusionLM", "StepView", "decode", "load_model", "register_strategy", "register_unmasking"]
+
+_LAZY = {  # importing the config does not import torch
+    "decode": "engine", "DecodeResult": "engine", "load_model": "models", "DiffusionLM": "models",
+    "StepView": "registry", "register_strategy": "registry", "register_unmasking": "registry",
+}  # fmt: skip
 
 
-def __getattr__(name):  # lazy: importing the config does not import torch
-    if name in ("decode", "DecodeResult"):
-        from t2m.decoding import engine
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
 
-        return getattr(engine, name)
-    if name in ("load_model", "DiffusionLM"):
-        from t2m.decoding import models
-
-        return getattr(models, name)
+        return getattr(importlib.import_module(f"t2m.decoding.{_LAZY[name]}"), name)
     raise AttributeError(f"module 't2m.decoding' has no attribute {name!r}")

@@ -1,7 +1,9 @@
 """DecodeConfig: every knob of one decoding configuration, validated on construction.
 
 A config is a frozen value object, so it can key dictionaries, travel through pickling (submitit)
-and be compared. Rows of one `decode()` call may each carry a different config.
+and be compared. Rows of one `decode()` call may each carry a different config. What a strategy or
+an unmasking policy allows (its name, its default and allowed tau) comes from its registry entry
+(`t2m.decoding.registry`); nothing about a policy is repeated here.
 """
 
 from __future__ import annotations
@@ -10,29 +12,24 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-
-def _registered_strategies() -> tuple[str, ...]:
-    from t2m.decoding.policies import STRATEGIES  # late import: policies import nothing from here
-
-    return tuple(STRATEGIES)
-
-
-# Paper defaults for tau when a strategy is picked without one (T2T's tau is its editing threshold).
-DEFAULT_TAU = {"t2t": 0.5, "lowprob": 0.3, "t2t_remask": 0.7, "logitdiff": 0.2, "none": 0.0}
+ATTENTION = ("reference", "block_causal")  # see t2m/decoding/canvas.py and docs/decoding.md
 
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    strategy: str = "t2t"
-    tau: float | None = None  # the strategy's threshold; None: paper default (t2t: editing_threshold)
+    strategy: str = "t2t"  # the edit policy (a registered strategy)
+    tau: float | None = None  # the strategy's threshold; None: its registered default (T2T: editing_threshold)
     c_max: int | None = 1  # remasks per position per block; None = unbounded
     rho_max: float = 0.25  # share of editable positions one step may remask
+    unmasking: str = "threshold"  # the M2T policy (a registered unmasking policy)
     threshold: float = 0.7  # M2T commit threshold (LLaDA2.1 Q mode)
-    editing_threshold: float = 0.5  # T2T overwrite threshold (LLaDA2.1 Q mode)
+    steps: int | None = None  # steps per block for unmasking=low_confidence (None: block_length)
+    editing_threshold: float | None = None  # LLaDA2.1's T2T overwrite threshold; None: T2T's registered tau
     block_length: int = 32
     gen_length: int = 256
     max_post_steps: int = 16
     eos_early_stop: bool = True
+    attention: str = "reference"  # reference (the paper's code on LLaDA2.x) | block_causal
     temperature: float = 0.0
     top_k: int | None = None
     top_p: float | None = None
@@ -40,20 +37,29 @@ class DecodeConfig:
     refresh_cache: bool = False  # one more forward after a block that ended with unseen changes
 
     def __post_init__(self) -> None:
-        names = _registered_strategies()
-        if self.strategy not in names:
-            raise ValueError(f"strategy={self.strategy!r} is unknown; allowed: {', '.join(names)}")
-        if self.tau is None:
-            default = self.editing_threshold if self.strategy == "t2t" else DEFAULT_TAU.get(self.strategy, 0.5)
-            object.__setattr__(self, "tau", default)
-        _check_unit("tau", self.tau, lo_open=False, hi_open=False)
-        if self.c_max is not None and (isinstance(self.c_max, bool) or int(self.c_max) != self.c_max or self.c_max < 1):
+        from t2m.decoding import registry  # late: the registry imports torch, this module must not
+
+        entry = registry.strategy(self.strategy)
+        registry.unmasking(self.unmasking)
+        if self.attention not in ATTENTION:
+            raise ValueError(f"attention={self.attention!r} is unknown; allowed: {', '.join(ATTENTION)}")
+        tau_context = f" for strategy={self.strategy}" if entry.tau_range != (0.0, 1.0) else ""
+        if self.tau is not None:  # before editing_threshold: for T2T the config ties that one to tau
+            _check_range("tau", self.tau, *entry.tau_range, context=tau_context)
+        if self.editing_threshold is None:
+            object.__setattr__(self, "editing_threshold", registry.strategy("t2t").default_tau)
+        _check_range("editing_threshold", self.editing_threshold, 0.0, 1.0)
+        if self.tau is None:  # T2T's tau is LLaDA2.1's editing threshold
+            object.__setattr__(self, "tau", self.editing_threshold if self.strategy == "t2t" else entry.default_tau)
+            _check_range("tau", self.tau, *entry.tau_range, context=tau_context)
+        if self.c_max is not None and (isinstance(self.c_max, bool) or not _is_number(self.c_max) or int(self.c_max) != self.c_max or self.c_max < 1):
             raise ValueError(f"c_max={self.c_max!r} is invalid; allowed: an integer >= 1, or None for unbounded")
         if self.c_max is not None:
             object.__setattr__(self, "c_max", int(self.c_max))
-        _check_unit("rho_max", self.rho_max, lo_open=True, hi_open=False)
-        _check_unit("threshold", self.threshold, lo_open=False, hi_open=False)
-        _check_unit("editing_threshold", self.editing_threshold, lo_open=False, hi_open=False)
+        _check_range("rho_max", self.rho_max, 0.0, 1.0, lo_open=True)
+        _check_range("threshold", self.threshold, 0.0, 1.0)
+        if self.steps is not None:
+            _check_int("steps", self.steps, 1)
         _check_int("block_length", self.block_length, 1)
         _check_int("gen_length", self.gen_length, 1)
         _check_int("max_post_steps", self.max_post_steps, 0)
@@ -66,14 +72,14 @@ class DecodeConfig:
         if self.top_k is not None:
             _check_int("top_k", self.top_k, 1)
         if self.top_p is not None:
-            _check_unit("top_p", self.top_p, lo_open=True, hi_open=False)
+            _check_range("top_p", self.top_p, 0.0, 1.0, lo_open=True)
 
     @property
     def is_remask(self) -> bool:
         """True for Token-to-Mask strategies (their modifications are remasks, not edits)."""
-        from t2m.decoding.policies import STRATEGIES
+        from t2m.decoding import registry
 
-        return STRATEGIES[self.strategy].remasks
+        return registry.strategy(self.strategy).remasks
 
     def replace(self, **changes) -> "DecodeConfig":
         return dataclasses.replace(self, **changes)
@@ -86,12 +92,10 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _check_unit(name: str, v, *, lo_open: bool, hi_open: bool) -> None:
-    ok = _is_number(v) and math.isfinite(v) and (v > 0 if lo_open else v >= 0) and (v < 1 if hi_open else v <= 1)
+def _check_range(name: str, v, lo: float, hi: float, *, lo_open: bool = False, context: str = "") -> None:
+    ok = _is_number(v) and math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
     if not ok:
-        lo = "(0" if lo_open else "[0"
-        hi = "1)" if hi_open else "1]"
-        raise ValueError(f"{name}={v!r} is out of range; allowed: a number in {lo}, {hi}")
+        raise ValueError(f"{name}={v!r} is out of range; allowed: a number in {'(' if lo_open else '['}{lo:g}, {hi:g}]{context}")
 
 
 def _check_int(name: str, v, minimum: int) -> None:

@@ -2,7 +2,8 @@
 
 `load_model` takes a Hugging Face checkpoint directory or hub id through `transformers`. The
 adapters differ only in how a forward pass is spelled: native architectures (the bundled tiny
-model) take an additive float mask; LLaDA2.x remote code takes a 0/1 mask in the model's dtype.
+model) and LLaDA2.x remote code take the engine's additive bias mask and a KV cache; LLaDA 1.x
+takes token ids alone and attends over the whole canvas.
 """
 
 from __future__ import annotations
@@ -21,49 +22,52 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 
 class HFAdapter:
-    """Native `transformers` causal-LM classes driven with a custom 4D mask and a DynamicCache."""
+    """Native `transformers` causal-LM classes (the bundled model): a float bias mask added to the
+    scores, explicit position ids, the cache the engine hands over, and logits for the last
+    `n_logits` positions only (`logits_to_keep`: never for the cached prefix)."""
 
-    def mask(self, allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        zero = torch.zeros((), dtype=dtype, device=allowed.device)
-        return torch.where(allowed, zero, torch.finfo(dtype).min)
+    full_canvas = False  # True: every forward runs the whole canvas, bidirectionally, without a cache
 
-    def extra_kwargs(self, n_logits: int) -> dict:
-        return {"logits_to_keep": n_logits}  # never materialise logits for the cached prefix
-
-    def forward(self, model, input_ids, position_ids, allowed, past, n_logits):
-        """Run `input_ids` after the cached `past` [(k, v) per layer]; return logits of the last
-        `n_logits` positions and the new positions' (k, v) per layer."""
-        from transformers import DynamicCache
-
-        cache = DynamicCache()
-        for layer, (k, v) in enumerate(past or ()):
-            cache.update(k, v, layer)
+    def forward(self, model, input_ids, position_ids, bias, cache, n_logits):
         out = model(
             input_ids=input_ids,
-            attention_mask=self.mask(allowed, model.dtype),
+            attention_mask=bias,
             position_ids=position_ids,
             past_key_values=cache,
-            use_cache=True,
+            use_cache=cache is not None,
             **self.extra_kwargs(n_logits),
         )
-        q = input_ids.shape[1]
-        new_kv = [(layer.keys[:, :, -q:], layer.values[:, :, -q:]) for layer in cache.layers]
-        return out.logits[:, -n_logits:], new_kv
+        return out.logits[:, -n_logits:]
+
+    def extra_kwargs(self, n_logits: int) -> dict:
+        return {"logits_to_keep": n_logits}
 
 
 class LLaDA2Adapter(HFAdapter):
-    """LLaDA2.x remote code: a 0/1 mask of shape (batch, 1, q, kv) in the model's dtype."""
-
-    def mask(self, allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        return allowed.to(dtype)
+    """LLaDA2.x remote code: the same call; its forward takes no `logits_to_keep`, and it adds the
+    (batch, 1, queries, keys) mask it is given to the scores as it is."""
 
     def extra_kwargs(self, n_logits: int) -> dict:
         return {}
 
 
+class LLaDAAdapter(HFAdapter):
+    """LLaDA 1.x remote code, driven as its own `generate` does: `model(input_ids)` over the whole
+    canvas (full bidirectional attention; no mask, cache or position ids)."""
+
+    full_canvas = True
+
+    def forward(self, model, input_ids, position_ids, bias, cache, n_logits):
+        return model(input_ids=input_ids).logits
+
+
 def adapter_for(config) -> HFAdapter:
     model_type = getattr(config, "model_type", "") or ""
-    return LLaDA2Adapter() if model_type.startswith("llada2") else HFAdapter()
+    if model_type.startswith("llada2"):
+        return LLaDA2Adapter()
+    if model_type.startswith("llada"):
+        return LLaDAAdapter()
+    return HFAdapter()
 
 
 @dataclass
@@ -96,7 +100,7 @@ def load_model(
     revision: str | None = None,
 ) -> DiffusionLM:
     """Load a checkpoint (directory or hub id; None = the bundled tiny model) and its tokenizer."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     name = str(BUNDLED_MODEL if name_or_path is None else name_or_path)
     if dtype not in _DTYPES:
@@ -117,7 +121,8 @@ def load_model(
         raise
     except OSError as e:
         raise OSError(f"cannot load model {name!r}: {str(e).splitlines()[0]}") from None
-    if getattr(config, "auto_map", None) and not trust_remote_code and "AutoModelForCausalLM" in config.auto_map:
+    auto_map = getattr(config, "auto_map", None) or {}
+    if not trust_remote_code and ({"AutoModelForCausalLM", "AutoModel"} & set(auto_map)):
         raise ValueError(f"{name} ships its own modeling code; load it with trust_remote_code=True")
 
     tokenizer = None  # weights-only checkpoints are fine when mask_id and eos_id are given
@@ -138,9 +143,9 @@ def load_model(
         if vocab is not None and not 0 <= i < vocab:
             raise ValueError(f"{what}={i} is outside the model's vocabulary of {vocab} tokens")
 
-    model = AutoModelForCausalLM.from_pretrained(
-        name, config=config, trust_remote_code=trust_remote_code, revision=revision, dtype=_DTYPES[dtype]
-    )
+    # LLaDA 1.x maps its LM class to AutoModel only (its own generate loads it that way).
+    auto = AutoModel if "AutoModel" in auto_map and "AutoModelForCausalLM" not in auto_map else AutoModelForCausalLM
+    model = auto.from_pretrained(name, config=config, trust_remote_code=trust_remote_code, revision=revision, dtype=_DTYPES[dtype])
     model.to(device).eval()
     return DiffusionLM(
         model=model,

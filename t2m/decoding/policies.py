@@ -1,84 +1,62 @@
-"""Edit-phase strategies: the registry every DecodeConfig.strategy names.
+"""The built-in policies: the paper's edit strategies and the two published unmasking rules.
 
-A strategy sees one decoding step of a whole batch as [rows, block] tensors (`StepView`) and returns
-`(flags, scores)`: which editable positions it proposes to change and, for Token-to-Mask strategies,
-a score where lower means "remask first" (the ratio cap keeps the lowest). The engine applies the
-common rules (editable set, C_max, ρ_max, counting) so a strategy is only its detector.
-
-Adding a detector is one function and one `register` call, e.g. a ReMDM-style random remasker:
-
-    @register("random", remasks=True)
-    def random_remask(v):
-        u = uniform_like(v.p_old)  # any [rows, block] score; flag with u < tau
-        return u < v.tau, u
+Each is a few lines over a `StepView` (see `t2m.decoding.registry`); the engine applies what all
+strategies share (the editable set, C_max and rho_max for remasking, counting), so a strategy is
+only its detector. Scores: lower means "act first" (the rho_max cap keeps the lowest).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import torch
 
+from t2m.decoding.registry import register_strategy, register_unmasking
+from t2m.decoding.rules import most_confident
 
-@dataclass(frozen=True)
-class StepView:
-    """One step of one block, every tensor [rows, block] (per-row knobs are [rows, 1])."""
+# ---- edit strategies ------------------------------------------------------------------------------
 
-    old: torch.Tensor  # tokens at the start of the step
-    x0: torch.Tensor  # the model's proposal (argmax, or a sample)
-    p0: torch.Tensor  # probability of x0
-    p_old: torch.Tensor  # probability of the token already there, under the current logits
-    p_prev_old: torch.Tensor  # probability of that token under the previous step's logits (NaN: unknown)
-    editable: torch.Tensor  # committed before this step and not prompt
-    tau: torch.Tensor
+register_strategy("none", remasks=False, default_tau=0.0)(None)  # plain confidence decoding: M2T only
 
 
-Detector = Callable[[StepView], "tuple[torch.Tensor, torch.Tensor]"]
-
-
-@dataclass(frozen=True)
-class Strategy:
-    name: str
-    remasks: bool  # True: flagged tokens go back to the mask (T2M); False: overwritten with x0 (T2T)
-    detect: Detector | None  # None: no edit phase
-    needs_previous_step: bool = False  # abstains on a block's first editable step (LogitDiff)
-
-
-STRATEGIES: dict[str, Strategy] = {}
-
-
-def register(name: str, *, remasks: bool, needs_previous_step: bool = False):
-    def wrap(fn: Detector | None):
-        STRATEGIES[name] = Strategy(name, remasks, fn, needs_previous_step)
-        return fn
-
-    return wrap
-
-
-register("none", remasks=False)(None)
-
-
-@register("t2t", remasks=False)
-def t2t(v: StepView):
-    # LLaDA2.1 editing: overwrite where the model is confident in a different token.
+@register_strategy("t2t", remasks=False, default_tau=0.5, baseline=True)
+def t2t(v):
+    """LLaDA2.1's Token-to-Token editing: overwrite where the model is confident (p > tau) in another token."""
     return (v.p0 > v.tau) & (v.x0 != v.old), -v.p0
 
 
-@register("lowprob", remasks=True)
-def lowprob(v: StepView):
-    # The committed token has become unlikely under the current context.
+@register_strategy("lowprob", remasks=True, default_tau=0.3)
+def lowprob(v):
+    """LowProb: remask a committed token whose probability under the current context fell below tau."""
     return v.p_old < v.tau, v.p_old
 
 
-@register("t2t_remask", remasks=True)
-def t2t_remask(v: StepView):
-    # T2T's trigger, but reset to the mask instead of trusting the replacement.
+@register_strategy("t2t_remask", remasks=True, default_tau=0.7)
+def t2t_remask(v):
+    """T2T-Remask: where T2T would overwrite (p > tau, another token), reset to the mask instead."""
     return (v.p0 > v.tau) & (v.x0 != v.old), 1.0 - v.p0
 
 
-@register("logitdiff", remasks=True, needs_previous_step=True)
-def logitdiff(v: StepView):
-    # The committed token lost probability since the previous step (NaN memory compares False).
-    drop = v.p_prev_old - v.p_old
+@register_strategy("logitdiff", remasks=True, default_tau=0.2, needs_previous_step=True)
+def logitdiff(v):
+    """LogitDiff: remask a committed token whose probability dropped by more than tau since the previous step."""
+    drop = v.p_prev_old - v.p_old  # NaN where the previous step is unknown: compares False
     return drop > v.tau, -drop
+
+
+# ---- unmasking (M2T) ------------------------------------------------------------------------------
+
+
+@register_unmasking("threshold")
+def threshold(v):
+    """LLaDA2.1 (Q mode 0.7): commit every masked position with p > threshold, or else the single most confident one."""
+    confident = v.masked & (v.p0 > v.threshold)
+    stuck = ~confident.any(1, keepdim=True)  # every step makes progress
+    return confident | (most_confident(v.p0, v.masked, torch.ones_like(v.step)) & stuck)
+
+
+@register_unmasking("low_confidence")
+def low_confidence(v):
+    """LLaDA 1.x: `steps` steps per block, each committing its share of the block's masks, most confident first."""
+    steps = v.knob("steps", default=v.old.shape[1]).long().clamp(min=1)
+    start = v.masked_at_start
+    share = start // steps + (v.step < start % steps).long()  # the remainder goes to the first steps
+    return most_confident(v.p0, v.masked, share.clamp(min=1))  # after a remask, one at a time

@@ -35,9 +35,11 @@ class BaselineError(ValueError):
 
 
 def default_baseline() -> dict:
-    """The selector used when `baseline` is not set: LLaDA2.1's Token-to-Token editing, the method the
-    paper improves on. The one place that says which strategy is the baseline."""
-    return {"strategy": "t2t"}
+    """The selector used when `baseline` is not set: the strategy whose registry entry says
+    `baseline=True` (LLaDA2.1's Token-to-Token editing, the method the paper improves on)."""
+    from t2m.decoding.registry import baseline_strategy
+
+    return {"strategy": baseline_strategy()}
 
 
 def is_default_baseline_strategy(strategy: str) -> bool:
@@ -81,10 +83,10 @@ def check_selector(selector: Mapping) -> None:
             raise BaselineError(f"baseline.{key}={v!r} is invalid; allowed: a single value")
     strategy = selector.get("strategy")
     if strategy is not None:
-        from t2m.decoding.policies import STRATEGIES
+        from t2m.decoding.registry import PLUGIN_HINT, STRATEGIES
 
         if strategy not in STRATEGIES:
-            raise BaselineError(f"baseline.strategy={strategy!r} is unknown; allowed: {', '.join(STRATEGIES)}")
+            raise BaselineError(f"baseline.strategy={strategy!r} is unknown; allowed: {', '.join(sorted(STRATEGIES))} ({PLUGIN_HINT})")
 
 
 def describe(spec: dict | str | None) -> str:

@@ -26,7 +26,7 @@ from t2m.analysis.stats import ALPHA
 from t2m.pipeline.baseline import is_default_baseline_strategy
 
 COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray"}
-OTHER_COLOR = "tab:purple"
+OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:red")  # strategies of your own
 MARKERS = {"baseline": "*", "better": "^", "worse": "v", "n.s.": "o"}  # no baseline: "o" as well
 PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangle-down", "n.s.": "circle"}
 PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications per sample (T2T edits, T2M remasks)"),
@@ -46,7 +46,9 @@ def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[int]:
 
 
 def color(strategy) -> str:
-    return COLORS.get(strategy, OTHER_COLOR)
+    if strategy in COLORS:
+        return COLORS[strategy]
+    return OTHER_COLORS[sum(map(ord, str(strategy))) % len(OTHER_COLORS)]  # the same colour in every plot
 
 
 def verdict(row) -> str:
@@ -319,19 +321,20 @@ def _verdict_words(v: str) -> str:
 
 
 def remasks(row) -> bool:
-    """Whether the row's strategy remasks (T2M): C_max and ρ_max apply. From the policy registry."""
-    from t2m.decoding.policies import STRATEGIES
+    """Whether the row's strategy remasks (T2M): C_max and ρ_max apply. From the policy registry; a
+    strategy this process does not know (a plugin it could not import) shows its caps."""
+    from t2m.decoding.registry import STRATEGIES
 
     s = STRATEGIES.get(row["strategy"])
-    return bool(s and s.remasks)
+    return s is None or s.remasks
 
 
 def edits(row) -> bool:
     """Whether the row's strategy has an edit phase at all (`none` has not, so τ means nothing)."""
-    from t2m.decoding.policies import STRATEGIES
+    from t2m.decoding.registry import STRATEGIES
 
     s = STRATEGIES.get(row["strategy"])
-    return s is None or getattr(s, "detect", True) is not None
+    return s is None or s.detect is not None
 
 
 def _num(v) -> str:

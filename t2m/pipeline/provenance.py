@@ -47,7 +47,24 @@ def run_key(cfg, dcfg, lm, data_digest: str) -> dict:
         "dataset": {"name": cfg.dataset.name, "template": cfg.dataset.template, "digest": data_digest},
         "code": code_digest(),
         "libraries": {name: _version(name) for name in NUMERIC_LIBRARIES},
+        **({"plugins": own} if (own := plugin_code(dcfg)) else {}),
     }
+
+
+def plugin_code(dcfg) -> dict:
+    """Hash of the source of each policy of your own the configuration uses (a `plugins` module):
+    editing your detector starts a new store entry, as editing t2m's decoder does (SAMPLE_CODE)."""
+    from t2m.decoding import registry
+
+    fns = {"strategy": registry.strategy(dcfg.strategy).detect, "unmasking": registry.unmasking(dcfg.unmasking).select}
+    digests = {}
+    for kind, fn in fns.items():
+        module = sys.modules.get(getattr(fn, "__module__", None) or "")
+        path = getattr(module, "__file__", None)
+        if module is None or module.__name__.split(".")[0] == "t2m" or not path:
+            continue
+        digests[kind] = f"{module.__name__}:{hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]}"
+    return digests
 
 
 def about(cfg, lm) -> dict:

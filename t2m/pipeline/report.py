@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.overlay is not None and not args.overlay.is_file():
         return _usage_error(f"--overlay={str(args.overlay)!r} does not exist; allowed: a CSV file")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    load_job_plugins(args.results_dir)
     try:
         value = baselines.parse_cli(args.baseline) if args.baseline is not None else sweep_baseline(args.results_dir)
         df, png = build(args.results_dir, args.overlay, baseline=value)
@@ -176,6 +177,23 @@ def main(argv: list[str] | None = None) -> int:
     print(describe(df))
     print(f"{len(df)} configurations -> {args.results_dir / TABLE_CSV}, {args.results_dir / TABLE_PARQUET}, {png}")
     return 0
+
+
+def load_job_plugins(results_dir: Path) -> None:
+    """Import the policy modules the jobs under `results_dir` ran with (their `plugins`), so that the
+    report knows their strategies as the sweep did; one that cannot be imported from here is named in
+    a warning, and its rows are still shown."""
+    from t2m.decoding.registry import load_plugins
+
+    modules = set()
+    for config in Path(results_dir).rglob(CONFIG):
+        if not _SKIP_DIRS.intersection(config.relative_to(results_dir).parts[:-1]):
+            modules.update(OmegaConf.load(config).get("plugins") or [])
+    for module in sorted(modules):
+        try:
+            load_plugins([module], search_dir=str(Path.cwd()))
+        except ValueError as e:
+            log.warning("%s", e)
 
 
 def diff_main(argv: list[str]) -> int:

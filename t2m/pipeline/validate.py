@@ -20,8 +20,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from t2m.decoding.config import DecodeConfig
+from t2m.pipeline import resolvers
 from t2m.pipeline.lock import IF_BUSY
 from t2m.pipeline.paths import CONF_DIR, SWEEPS_DIR
+
+resolvers.register()  # before any config of this process is resolved
 
 EXIT_CODE = 2
 DTYPES = ("float32", "bfloat16", "float16")
@@ -61,11 +64,26 @@ def decode_config(cfg: DictConfig) -> DecodeConfig:
         raise ConfigError(str(e)) from None
 
 
+def load_plugins(cfg: DictConfig) -> None:
+    """Import the modules named in `plugins` (they register their policies), from where the
+    command was launched; every process that checks a config does this first."""
+    from t2m.decoding.registry import load_plugins as load
+
+    plugins = cfg.get("plugins") or []
+    if not OmegaConf.is_list(plugins) and not isinstance(plugins, (list, tuple)):
+        raise ConfigError(f"plugins={plugins!r} is invalid; allowed: a list of module names, e.g. plugins=[mylab.detectors]")
+    try:
+        load(list(plugins), search_dir=str(absolute(".").resolve()))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
 def check(cfg: DictConfig, here: bool = True) -> DecodeConfig:
     """Raise ConfigError on the first bad value; return the validated DecodeConfig. `here`: the job
     runs on this host, so the device it asks for must be here (a sweep submitted to SLURM from a
     CPU-only login node checks that in each job instead, on the node it lands on)."""
     check_keys(cfg)
+    load_plugins(cfg)  # before `tau` resolves: a strategy of your own has its default there
     try:
         for key in cfg.keys():  # every ${...} resolves (Hydra's own node resolves per job, later)
             if key != "hydra":

@@ -1,0 +1,33 @@
+"""OmegaConf resolvers that let the YAML read facts from the code that owns them, so no fact is
+written twice:
+
+    tau: ${t2m.default_tau:${strategy}}     a strategy's default tau, from its registry entry
+    gen_length: ${t2m.gen_length:${.name}}  a dataset's generation budget, from t2m.data.GEN_LENGTH
+
+Registered on import of t2m.pipeline.validate, which every process that composes or resolves a
+config (the command line, the sweeper, job processes) imports first.
+"""
+
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+
+def default_tau(strategy: str):
+    """The registered default tau of `strategy`; None when it is not registered (yet), so that the
+    config check reports the unknown strategy in one line instead of a resolver traceback."""
+    from t2m.decoding.registry import STRATEGIES
+
+    entry = STRATEGIES.get(str(strategy))
+    return None if entry is None else entry.default_tau
+
+
+def gen_length(dataset: str):
+    from t2m.data import GEN_LENGTH
+
+    return GEN_LENGTH.get(str(dataset))
+
+
+def register() -> None:
+    OmegaConf.register_new_resolver("t2m.default_tau", default_tau, replace=True)
+    OmegaConf.register_new_resolver("t2m.gen_length", gen_length, replace=True)

@@ -1,0 +1,150 @@
+"""The decoder on the paper's model family, loaded as remote code the way a user loads LLaDA2.1-mini:
+tiny random LLaDA2-style and LLaDA 1.x-style checkpoints built here (tests/remote_code/).
+
+- one row at a time, t2m decodes exactly as the paper's reference loop (tests/remote_models.py),
+  tokens and counts, including blocks that end at the post-step cap with a stale cache;
+- batched == one at a time, and cached == uncached, in both attention modes, which differ;
+- LLaDA 1.x runs the way its own generate runs it.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from remote_models import build_checkpoint, llada_generate, paper_generate
+from t2m import DecodeConfig, decode, load_model
+
+MASK, EOS = 63, 2
+SETTINGS = [  # the paper's strategies at settings that edit and remask a lot on a random model
+    dict(strategy="t2t", tau=0.5),
+    dict(strategy="lowprob", tau=0.3, c_max=1, rho_max=0.25),
+    dict(strategy="lowprob", tau=0.5, c_max=3, rho_max=1.0),
+    dict(strategy="t2t_remask", tau=0.7, c_max=1, rho_max=0.5),
+    dict(strategy="logitdiff", tau=0.1, c_max=3, rho_max=1.0),
+]
+PROMPT_LENGTHS = (3, 16, 17, 40, 71)  # inside the first block, block-aligned, one past, several blocks
+
+
+@pytest.fixture(scope="module")
+def llada2(tmp_path_factory):
+    """Scaled so that T2T edits hundreds of times and blocks keep ending at the post-step cap."""
+    return load_model(build_checkpoint(tmp_path_factory.mktemp("llada2"), "llada2", mask_id=MASK, eos_id=EOS, scale=6.0), trust_remote_code=True)
+
+
+def prompts_of(lengths, seed):
+    rng = random.Random(seed)
+    return [[rng.randrange(3, MASK) for _ in range(n)] for n in lengths]
+
+
+def key(r):
+    return r.tokens, r.forwards, r.t2t_edits, r.remasks, r.steps_per_block
+
+
+def test_remote_code_needs_trust_and_is_driven_as_llada2(tmp_path):
+    path = build_checkpoint(tmp_path / "ck", "llada2", mask_id=MASK, eos_id=EOS)
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        load_model(path)
+    lm = load_model(path, trust_remote_code=True)
+    assert type(lm.adapter).__name__ == "LLaDA2Adapter" and (lm.mask_id, lm.eos_id) == (MASK, EOS)
+
+
+@pytest.mark.parametrize("eos_early_stop", [True, False])
+def test_one_row_decodes_exactly_as_the_papers_reference_loop(llada2, eos_early_stop):
+    ours, ref, capped = [], [], 0
+    for prompt in prompts_of(PROMPT_LENGTHS, seed=0):
+        for setting in SETTINGS:
+            kw = dict(block_length=16, gen_length=40, max_post_steps=6, eos_early_stop=eos_early_stop, **setting)
+            r = decode(llada2, [prompt], DecodeConfig(**kw), batch_size=1)[0]
+            ours.append((r.tokens, r.forwards, r.t2t_edits, r.remasks))
+            ref.append(paper_generate(llada2.model, prompt, mask_id=MASK, eos_id=EOS, **kw))
+            capped += sum(n > 16 for n in r.steps_per_block)  # only blocks that ran to the post-step cap get there
+    assert ours == ref
+    assert sum(o[2] for o in ours) > 100 and sum(o[3] for o in ours) > 100 and capped >= 5  # the test exercises edits, remasks, caps
+
+
+def test_where_the_reference_loops_forever_the_step_cap_ends_the_block(tmp_path):
+    """A random model that proposes the mask token: this prompt's last block has a masked position
+    whose most likely token is the mask itself, committing it changes nothing, and the reference
+    decodes that block forever. t2m's cap on steps per block ends it (see docs/decoding.md)."""
+    lm = load_model(build_checkpoint(tmp_path / "ck", "llada2", mask_id=MASK, eos_id=EOS, scale=3.0, proposes_mask=True), trust_remote_code=True)
+    prompt = prompts_of([3], seed=0)[0]
+    kw = dict(block_length=16, gen_length=40, max_post_steps=6, strategy="t2t", tau=0.5)
+    with pytest.raises(RuntimeError, match="never ends"):
+        paper_generate(lm.model, prompt, mask_id=MASK, eos_id=EOS, **kw)
+    r = decode(lm, [prompt], DecodeConfig(**kw))[0]
+    assert r.steps_per_block[-1] == 16 * (1 + 1) + 6 + 1 and MASK in r.tokens
+
+
+def test_one_row_matches_the_reference_in_bfloat16(tmp_path):
+    lm = load_model(build_checkpoint(tmp_path / "bf16", "llada2", mask_id=MASK, eos_id=EOS, scale=6.0), trust_remote_code=True, dtype="bfloat16")
+    for prompt, setting in zip(prompts_of((17, 40), seed=1), SETTINGS[:2]):
+        kw = dict(block_length=16, gen_length=32, max_post_steps=4, **setting)
+        r = decode(lm, [prompt], DecodeConfig(**kw), batch_size=1)[0]
+        assert (r.tokens, r.forwards, r.t2t_edits, r.remasks) == paper_generate(lm.model, prompt, mask_id=MASK, eos_id=EOS, **kw)
+
+
+def mixed_rows(n, seed):
+    rng = random.Random(seed)
+    prompts = prompts_of([rng.choice((3, 15, 16, 17, 31, 32, 47, 71)) for _ in range(n)], seed)
+    configs = [
+        DecodeConfig(block_length=16, gen_length=rng.choice([24, 40]), max_post_steps=4, eos_early_stop=bool(i % 2),
+                     attention=("reference", "block_causal")[(i // 2) % 2], refresh_cache=bool((i // 4) % 2),
+                     **(SETTINGS + [dict(strategy="none")])[i % 6])  # fmt: skip
+        for i in range(n)
+    ]
+    return prompts, configs
+
+
+def test_batched_equals_one_at_a_time(llada2):
+    """Left padding is at minus infinity, not 0 (a 0/1 mask added to the scores lets padding in)."""
+    prompts, configs = mixed_rows(24, seed=2)
+    batched = decode(llada2, prompts, configs, batch_size=12)
+    alone = [decode(llada2, [p], c, batch_size=1)[0] for p, c in zip(prompts, configs)]
+    assert [key(r) for r in batched] == [key(r) for r in alone]
+
+
+@pytest.mark.parametrize("attention", ["reference", "block_causal"])
+def test_cached_equals_uncached_with_refresh(llada2, attention):
+    prompts, configs = mixed_rows(12, seed=3)
+    configs = [c.replace(attention=attention, refresh_cache=True) for c in configs]
+    cached = decode(llada2, prompts, configs, batch_size=12)
+    uncached = decode(llada2, prompts, configs, batch_size=5, use_cache=False)
+    assert [(r.tokens, r.t2t_edits, r.remasks) for r in cached] == [(r.tokens, r.t2t_edits, r.remasks) for r in uncached]
+
+
+def test_the_attention_modes_differ_where_the_prompt_has_whole_blocks(llada2):
+    prompts, configs = mixed_rows(12, seed=4)
+    ref = decode(llada2, prompts, [c.replace(attention="reference") for c in configs])
+    causal = decode(llada2, prompts, [c.replace(attention="block_causal") for c in configs])
+    differ = [key(a) != key(b) for a, b in zip(ref, causal)]
+    assert sum(differ) >= 3
+    assert not any(d for d, p, c in zip(differ, prompts, configs) if len(p) < c.block_length)  # no prompt block: no leak
+
+
+# ---- LLaDA 1.x ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def llada(tmp_path_factory):
+    return load_model(build_checkpoint(tmp_path_factory.mktemp("llada"), "llada", mask_id=MASK, eos_id=EOS, scale=4.0), trust_remote_code=True)
+
+
+def test_llada_1_runs_as_its_own_generate(llada):
+    assert type(llada.adapter).__name__ == "LLaDAAdapter" and llada.adapter.full_canvas
+    for prompt in prompts_of((5, 16, 21), seed=5):
+        config = DecodeConfig(strategy="none", unmasking="low_confidence", steps=4, block_length=8, gen_length=24, eos_early_stop=False)
+        r = decode(llada, [prompt], config)[0]
+        tokens, forwards = llada_generate(llada.model, prompt, steps=4, gen_length=24, block_length=8, mask_id=MASK)
+        assert r.tokens == (tokens[: tokens.index(EOS) + 1] if EOS in tokens else tokens)
+        assert r.forwards == forwards + 3 and r.steps_per_block == [5, 5, 5]  # one confirming step per block
+
+
+def test_llada_1_batches_exactly_with_any_policy(llada):
+    rng = random.Random(6)
+    prompts = prompts_of([rng.choice((5, 9, 16, 21)) for _ in range(10)], seed=6)
+    configs = [DecodeConfig(block_length=8, gen_length=rng.choice([16, 20]), max_post_steps=3, **(SETTINGS + [dict(strategy="none")])[i % 6]) for i in range(10)]
+    batched = decode(llada, prompts, configs, batch_size=10)
+    alone = [decode(llada, [p], c, batch_size=1)[0] for p, c in zip(prompts, configs)]
+    assert [key(r) for r in batched] == [key(r) for r in alone]
