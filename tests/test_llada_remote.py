@@ -105,6 +105,19 @@ def test_batched_equals_one_at_a_time(llada2):
     assert [key(r) for r in batched] == [key(r) for r in alone]
 
 
+def test_wino_batched_equals_one_at_a_time(llada2):
+    """WINO's drafts and re-masks (t2m/decoding/wino.py) do not depend on the batch either."""
+    rng = random.Random(5)
+    prompts = prompts_of([rng.choice((3, 16, 17, 40)) for _ in range(8)], 5)
+    configs = [DecodeConfig(strategy="wino", unmasking="wino", threshold=0.6, tau=(0.9, 0.5)[i % 2], c_max=None, rho_max=1.0,
+                            block_length=16, gen_length=rng.choice([24, 40]), max_post_steps=4, attention=("reference", "block_causal")[(i // 2) % 2])
+               for i in range(8)]  # fmt: skip
+    batched = decode(llada2, prompts, configs, batch_size=8)
+    alone = [decode(llada2, [p], c, batch_size=1)[0] for p, c in zip(prompts, configs)]
+    assert [key(r) for r in batched] == [key(r) for r in alone]
+    assert sum(r.remasks for r in batched) > 0
+
+
 @pytest.mark.parametrize("attention", ["reference", "block_causal"])
 def test_cached_equals_uncached_with_refresh(llada2, attention):
     prompts, configs = mixed_rows(12, seed=3)

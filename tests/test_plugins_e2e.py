@@ -59,10 +59,10 @@ def test_own_unmasking_policy_and_strategy_together(t2m_cli, project):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["strategy=random_remask", "plugins=[]"], "strategy='random_remask' is unknown; allowed: logitdiff, lowprob, none, t2t, t2t_remask ("),
+    (["strategy=random_remask", "plugins=[]"], "strategy='random_remask' is unknown; allowed: logitdiff, lowprob, none, t2t, t2t_remask, wino ("),
     (["strategy=random_remask", "tau=1.5"], "tau=1.5 is out of range; allowed: a number in [0, 1]"),
     (["plugins=[nosuch.module]"], "plugins: cannot import 'nosuch.module'"),
-    (["unmasking=nope"], "unmasking=nope is unknown; allowed: low_confidence, margin, threshold"),
+    (["unmasking=nope"], "unmasking=nope is unknown; allowed: learned, low_confidence, margin, threshold, wino"),
 ])  # fmt: skip
 def test_mistakes_with_own_policies_are_one_line_errors(project, args, message):
     p = subprocess.run([sys.executable, "-m", "t2m.sweep", "--config-dir", "myconf", *args, f"hydra.run.dir={project / 'x'}"],

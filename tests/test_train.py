@@ -69,6 +69,29 @@ def test_noise_never_touches_the_prompt_and_stays_in_one_block(tokenizer):
     assert batch["masked"].any() and batch["corrupt"].any() and batch["clean"].any()
 
 
+def test_t2t_noise_digits_or_uniform(tokenizer):
+    """`--t2t-noise uniform` (LLaDA2.1) draws every wrong token from the whole vocabulary; the default
+    `digits` turns about half of the corrupted digits into another digit, and is what the default
+    noise always was (same draws, same batch)."""
+    from t2m.data.arith import training_stream
+
+    x, plen = train.encode_samples(training_stream(0, 0, 1024, frozenset()), tokenizer, 96)
+    digit_ids, spaced_ids = train._digit_tables(tokenizer)
+    all_digits = torch.cat([digit_ids, spaced_ids])
+
+    def digit_to_digit_share(noise):
+        batch = train.noise_batch(x, plen, tokenizer, torch.Generator().manual_seed(0),
+                                  digit_share=train.DIGIT_SHARE[noise])
+        hit = batch["corrupt"] & torch.isin(batch["labels"], all_digits)
+        assert hit.sum() > 200
+        return torch.isin(batch["input_ids"][hit], all_digits).float().mean().item(), batch
+
+    uniform, _ = digit_to_digit_share("uniform")
+    digits, batch = digit_to_digit_share("digits")
+    assert uniform < 0.15 < 0.35 < digits < 0.65  # 20 digit tokens among ~460: ~4% by chance
+    default = train.noise_batch(x, plen, tokenizer, torch.Generator().manual_seed(0))
+    assert all(torch.equal(default[k], batch[k]) for k in batch)
+    assert train.parse_args([]).t2t_noise == "digits"
 def _read_log(out):
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
 

@@ -5,4 +5,6 @@
     stats.py     a configuration against a baseline on the same problems: fixed / broken, Δaccuracy
                  with a paired bootstrap interval, exact McNemar p
     diff.py      the per-problem diff of two configurations (fixed, broken, other answer, ...)
+    repair.py    corruption and repair per error class against a baseline (the paper's Table 2)
+    sampling.py  several samples per problem: pass@k, majority vote, diversity
 """

@@ -3,6 +3,8 @@
     config.py     DecodeConfig: every knob of one decoding configuration, validated
     registry.py   what a policy is (StepView, Strategy, Unmasking) and how to register your own
     policies.py   the built-in policies: T2T, the T2M detectors, threshold and low-confidence M2T
+    wino.py       WINO: wide-in drafting (unmasking=wino) and narrow-out verification (strategy=wino)
+    learned.py    a learned unmasking policy (unmasking=learned), trained by t2m.policy.train
     engine.py     decode(): batched block diffusion, one step at a time, top to bottom
     canvas.py     a batch's token grid and the attention bias of each forward pass
     forward.py    which columns each forward pass runs, over which cached prefix

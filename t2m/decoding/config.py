@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 
 ATTENTION = ("reference", "block_causal")  # see t2m/decoding/canvas.py and docs/decoding.md
@@ -24,6 +25,7 @@ class DecodeConfig:
     unmasking: str = "threshold"  # the M2T policy (a registered unmasking policy)
     threshold: float = 0.7  # M2T commit threshold (LLaDA2.1 Q mode)
     steps: int | None = None  # steps per block for unmasking=low_confidence (None: block_length)
+    unmasking_path: str | None = None  # the policy file of unmasking=learned (None: the bundled one)
     editing_threshold: float | None = None  # LLaDA2.1's T2T overwrite threshold; None: T2T's registered tau
     block_length: int = 32
     gen_length: int = 256
@@ -40,7 +42,7 @@ class DecodeConfig:
         from t2m.decoding import registry  # late: the registry imports torch, this module must not
 
         entry = registry.strategy(self.strategy)
-        registry.unmasking(self.unmasking)
+        m2t = registry.unmasking(self.unmasking)
         if self.attention not in ATTENTION:
             raise ValueError(f"attention={self.attention!r} is unknown; allowed: {', '.join(ATTENTION)}")
         tau_context = f" for strategy={self.strategy}" if entry.tau_range != (0.0, 1.0) else ""
@@ -58,6 +60,12 @@ class DecodeConfig:
             object.__setattr__(self, "c_max", int(self.c_max))
         _check_range("rho_max", self.rho_max, 0.0, 1.0, lo_open=True)
         _check_range("threshold", self.threshold, 0.0, 1.0)
+        if self.unmasking_path is not None:
+            if not isinstance(self.unmasking_path, (str, os.PathLike)) or not str(self.unmasking_path):
+                raise ValueError(f"unmasking_path={self.unmasking_path!r} is invalid; allowed: a policy file path, or null")
+            object.__setattr__(self, "unmasking_path", str(self.unmasking_path))
+        if m2t.check is not None:
+            m2t.check(self)
         if self.steps is not None:
             _check_int("steps", self.steps, 1)
         _check_int("block_length", self.block_length, 1)

@@ -17,6 +17,7 @@ whether the block goes on. Rows whose block has ended sit out the forward passes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import time
@@ -188,8 +189,10 @@ def _decode_step(batch: "_Batch", block: "_BlockState", j: int, rows, logits, ol
         entropy=proposal.entropy, margin=proposal.margin,
         _knob=lambda name, default: knobs.column(name, rows, default),
         _uniform=lambda salt: hashed_uniform(knobs.seed[rows] + (salt + 1) * 0x5851F42D, batch.forwards[rows], positions, 1)[..., 0],
+        _setting=lambda name: [getattr(knobs.configs[r], name) for r in rows.tolist()],
     )  # fmt: skip
     fill = batch.policies.unmask(view, rows)
+    view = dataclasses.replace(view, committed=fill)  # what the edit phase may weigh its doubts against (WINO)
     overwrite, candidate, score = batch.policies.edit(view, rows, block.memory_ready[rows])
 
     has_editable = editable.any(1)

@@ -58,12 +58,19 @@ class StepView:
     masked_at_start: Any  # masked positions of this row's block when the block began
     entropy: Any = None  # entropy of the distribution (nats), when a policy asked for it
     margin: Any = None  # p(top-1) - p(top-2), when a policy asked for it
+    committed: Any = None  # the masked positions this step's unmasking policy commits (set for the edit phase)
     _knob: Callable[[str, float], Any] = field(default=None, repr=False)
     _uniform: Callable[[int], Any] = field(default=None, repr=False)
+    _setting: Callable[[str], list] = field(default=None, repr=False)
 
     def knob(self, name: str, default: float = math.nan):
         """Any DecodeConfig field of each row as a float [rows, 1] tensor (None -> `default`)."""
         return self._knob(name, default)
+
+    def setting(self, name: str) -> list:
+        """Any DecodeConfig field of each row as its Python value (a list; for non-numeric knobs
+        such as a policy file's path, which a policy groups its rows by)."""
+        return self._setting(name)
 
     def uniform(self, salt: int = 0):
         """Uniform (0, 1) numbers [rows, block], seeded by each row's `seed`, its step and the
@@ -100,6 +107,8 @@ class Unmasking:
     name: str
     select: Selector
     needs: frozenset = frozenset()
+    default_threshold: float | None = None  # its own commit threshold, where it has one (conf reads it)
+    check: Callable[[Any], None] | None = None  # validates a DecodeConfig naming it (ValueError, one line)
 
     @property
     def description(self) -> str:
@@ -131,12 +140,14 @@ def register_strategy(name: str, *, remasks: bool, default_tau: float, tau_range
     return wrap
 
 
-def register_unmasking(name: str, *, needs: Iterable[str] = ()):
-    """Decorator: register `fn(view) -> bool [rows, block]` as the M2T policy `unmasking=name`."""
+def register_unmasking(name: str, *, needs: Iterable[str] = (), default_threshold: float | None = None,
+                       check: Callable[[Any], None] | None = None):  # fmt: skip
+    """Decorator: register `fn(view) -> bool [rows, block]` as the M2T policy `unmasking=name`.
+    `check(config)` raises a one-line ValueError for a DecodeConfig the policy cannot run."""
     needs = _needs(name, needs)
 
     def wrap(fn: Selector):
-        _add(UNMASKING, "unmasking", Unmasking(name, fn, needs), fn)
+        _add(UNMASKING, "unmasking", Unmasking(name, fn, needs, default_threshold, check), fn)
         return fn
 
     return wrap

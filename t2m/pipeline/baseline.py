@@ -7,7 +7,7 @@
 
 On the command line: `baseline={strategy:lowprob,tau:0.3}` (Hydra's dict syntax), `baseline=none`.
 
-A configuration is compared with the baseline of its *context*: the same model and dataset, and the
+A configuration is compared with the baseline of its *context*: the same model, dataset and samples_per_prompt, and the
 same value of every decoding key that is neither a strategy knob (`KNOBS`) nor named by the selector.
 So `-m strategy=t2t,lowprob threshold=0.5,0.7` compares each LowProb run with the T2T run at its own
 threshold, while `baseline={strategy:t2t,threshold:0.7}` compares every run with the one at 0.7. A
@@ -27,7 +27,9 @@ NONE = "none"  # `baseline=none`
 # A strategy's own settings: what a comparison with the baseline is about, so never part of the context.
 KNOBS = ("strategy", "tau", "c_max", "rho_max", "editing_threshold")
 DECODE_KEYS = tuple(f.name for f in dataclasses.fields(DecodeConfig))
-CONTEXT_KEYS = ("model", "dataset")  # beside the decoding keys: never compare across models or datasets
+# Beside the decoding keys: never compare across models, datasets or numbers of samples per problem.
+CONTEXT_KEYS = ("model", "dataset", "samples_per_prompt")
+CONTEXT_DEFAULTS = {"samples_per_prompt": 1}  # rows written before the key existed
 
 
 class BaselineError(ValueError):
@@ -104,7 +106,13 @@ def matches(row: Mapping, selector: Mapping) -> bool:
 def context(row: Mapping, selector: Mapping) -> tuple:
     """What a configuration and its baseline must share (see the module docstring)."""
     keys = [k for k in (*CONTEXT_KEYS, *DECODE_KEYS) if k not in KNOBS and k not in selector]
-    return tuple((k, _norm(row.get(k))) for k in keys)
+    return tuple((k, context_value(row, k)) for k in keys)
+
+
+def context_value(row: Mapping, key: str):
+    """A row's value of a context key, comparable across sources (a missing value is the key's default)."""
+    value = _norm(row.get(key))
+    return _norm(CONTEXT_DEFAULTS.get(key)) if value is None else value
 
 
 def assign(rows: Sequence[Mapping], selector: Mapping) -> tuple[list[int | None], list[str]]:
@@ -158,6 +166,7 @@ def flat_row(cfg) -> dict:
     row = {k: _plain(cfg.get(k)) for k in DECODE_KEYS if k in cfg}
     row["model"] = cfg.model.name_or_path or "bundled:tiny-dllm"  # as the task writes it into summary.json
     row["dataset"] = cfg.dataset.name
+    row["samples_per_prompt"] = cfg.get("samples_per_prompt", 1)
     return row
 
 

@@ -56,7 +56,8 @@ class SweepOutputs(Callback):
 
         sweep_dir = absolute(config.hydra.sweep.dir)
         overlay = absolute(config.report.overlay) if config.report.overlay else None
-        baseline = config.get("baseline")
+        # What the sweeper recorded in multirun.yaml (a search pins its baseline to its context), else the key.
+        baseline = report.sweep_baseline(sweep_dir) if (sweep_dir / "multirun.yaml").exists() else config.get("baseline")
         PROGRESS.current = []
         try:
             try:

@@ -2,7 +2,8 @@
 
     <job dir>/
       config.yaml      the resolved config
-      store.json       where the samples are: the store entry (fingerprint, path) and this job's problem ids
+      store.json       where the samples are: the store entry (fingerprint, path) and this job's problem ids;
+                       with samples_per_prompt = k, every sample's entry (`sample_entries`, sample 0 first)
       samples.jsonl    a link to the entry's samples (the entry may hold more problems than this job's)
       summary.json     metrics and the reproducibility record; written last, once the job is done
       .hydra/          Hydra's record of the invocation (unresolved config, overrides, Hydra's config)
@@ -102,6 +103,9 @@ class JobDir:
             "subset": subset_digest(ids),
             "problems": ids,
         }
+        if len(getattr(entry, "entries", ())) > 1:  # samples_per_prompt = k: every sample's entry, sample 0 first
+            pointer["sample_entries"] = [os.path.relpath(e.path, self.path) for e in entry.entries]
+            pointer["sample_entries_abs"] = [str(e.path.resolve()) for e in entry.entries]
         _write_if_changed(self.path / POINTER, json.dumps(pointer, indent=2) + "\n")
 
     def _move_aside(self, shown: str) -> None:
@@ -144,6 +148,33 @@ def job_records(job_dir: Path) -> list[dict]:
     if pointer is not None:
         return pointed_records(job_dir, pointer)
     return read_records(Path(job_dir) / SAMPLES, None)
+
+
+def entry_dirs(job_dir: Path) -> list[Path]:
+    """The store entries a job directory shows: one, or (samples_per_prompt = k) k, sample 0 first."""
+    pointer = read_pointer(job_dir)
+    if pointer is None:
+        return []
+    rel = pointer.get("sample_entries") or [pointer.get("entry", "")]
+    absolute = pointer.get("sample_entries_abs") or [pointer.get("entry_abs", "")]
+    out = []
+    for r, a in zip(rel, absolute):
+        candidate = Path(job_dir) / r
+        out.append(candidate if (candidate / SAMPLES).exists() else Path(a))
+    return out
+
+
+def sample_groups(job_dir: Path) -> dict[str, list[dict]]:
+    """{problem id: its samples, sample 0 first} of a job directory (one each unless samples_per_prompt > 1)."""
+    pointer = read_pointer(job_dir)
+    if pointer is None:
+        return {str(r["id"]): [r] for r in job_records(job_dir)}
+    ids = pointer.get("problems")
+    groups: dict[str, list[dict]] = {str(i): [] for i in ids or []}
+    for path in entry_dirs(job_dir):
+        for r in read_records(path / SAMPLES, ids):
+            groups.setdefault(str(r["id"]), []).append(r)
+    return groups
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -6,7 +6,8 @@
 Columns (empty where a row has no baseline): `vs_baseline` ("baseline" for the baseline itself, else
 "better" / "worse" at exact McNemar p < 0.05, or "n.s."), `delta_accuracy` with `delta_ci95_low` /
 `delta_ci95_high` (paired bootstrap), `mcnemar_p`, `fixed`, `broken`, `n_paired` (the problems both
-hold) and `baseline_job`. The statistics are `t2m.analysis.stats.compare`; which row is whose
+hold) and `baseline_job`, and the corruption-and-repair counts per error class (`t2m.analysis.repair`:
+`baseline_<class>`, `repaired_<class>`, `broken_<class>` for last_mile, reasoning, no_answer). The statistics are `t2m.analysis.stats.compare`; which row is whose
 baseline is `t2m.pipeline.baseline`. The same dict goes into each configuration's summary.json as
 `paired`: the baseline may finish after the configuration, so it is written when the sweep's table is.
 """
@@ -19,14 +20,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from t2m.analysis import stats
+from t2m.analysis import repair, stats
 from t2m.pipeline import baseline as baselines
 from t2m.pipeline.jobdir import SUMMARY, job_records
 from t2m.pipeline.store import SAMPLES, atomic_write_json
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["vs_baseline", "delta_accuracy", "delta_ci95_low", "delta_ci95_high", "mcnemar_p", "fixed", "broken", "n_paired", "baseline_job"]
+COLUMNS = ["vs_baseline", "delta_accuracy", "delta_ci95_low", "delta_ci95_high", "mcnemar_p", "fixed", "broken", "n_paired", "baseline_job",
+           *repair.COLUMNS]
 
 
 def add_paired(table: pd.DataFrame, results_dir: Path, spec: dict | str | None) -> tuple[pd.DataFrame, list[str]]:
@@ -44,13 +46,14 @@ def add_paired(table: pd.DataFrame, results_dir: Path, spec: dict | str | None) 
         table, rows, base_of, warnings = _by_job(table, rows, results_dir, spec)
     else:
         base_of, warnings = baselines.assign(rows, spec)
-    outcomes = {}
+    records, outcomes = {}, {}
     for i, b in enumerate(base_of):
         if b is None:
             continue
         for j in (i, b):
             if j not in outcomes:
-                outcomes[j] = stats.outcomes(job_records(_job_path(results_dir, rows[j]["job"])))
+                records[j] = job_records(_job_path(results_dir, rows[j]["job"]))
+                outcomes[j] = stats.outcomes(records[j])
         result = stats.compare(outcomes[i], outcomes[b])
         values = {
             "vs_baseline": "baseline" if i == b else result.verdict,
@@ -62,6 +65,7 @@ def add_paired(table: pd.DataFrame, results_dir: Path, spec: dict | str | None) 
             "broken": result.broken,
             "n_paired": result.n,
             "baseline_job": rows[b]["job"],
+            **repair.repair_columns(records[b], records[i]),
         }
         for col, v in values.items():
             table.at[table.index[i], col] = v
@@ -101,6 +105,7 @@ def _summary_entry(row, spec) -> dict | None:
         "delta_accuracy_ci95": [float(row["delta_ci95_low"]), float(row["delta_ci95_high"])],
         "mcnemar_p": float(row["mcnemar_p"]),
         "alpha": stats.ALPHA,
+        "repair": {col: int(row[col]) for col in repair.COLUMNS if not pd.isna(row.get(col))},
     }
 
 
@@ -118,8 +123,8 @@ def _by_job(table, rows, results_dir: Path, job: str):
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         rows = rows + [_plain_row(row)]
         b = len(rows) - 1
-    ctx = {k: rows[b].get(k) for k in baselines.CONTEXT_KEYS}
-    base_of = [b if all(baselines.same_value(r.get(k), v) for k, v in ctx.items()) else None for r in rows]
+    ctx = {k: baselines.context_value(rows[b], k) for k in baselines.CONTEXT_KEYS}
+    base_of = [b if all(baselines.context_value(r, k) == v for k, v in ctx.items()) else None for r in rows]
     skipped = base_of.count(None)
     warnings = [f"baseline={job}: {skipped} configurations of another model or dataset are not compared"] if skipped else []
     return table, rows, base_of, warnings
@@ -137,6 +142,6 @@ def _plain_row(row: dict) -> dict:
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
     for col in ("delta_accuracy", "delta_ci95_low", "delta_ci95_high", "mcnemar_p"):
         table[col] = pd.to_numeric(table[col], errors="coerce")
-    for col in ("fixed", "broken", "n_paired"):
+    for col in ("fixed", "broken", "n_paired", *repair.COLUMNS):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype("Int64")
     return table

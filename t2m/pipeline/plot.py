@@ -18,6 +18,7 @@ The y-axis spans the intervals, not just the points, so a one-problem difference
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 
 import pandas as pd
@@ -25,10 +26,10 @@ import pandas as pd
 from t2m.analysis.stats import ALPHA
 from t2m.pipeline.baseline import is_default_baseline_strategy
 
-COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray"}
-OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:red")  # strategies of your own
-MARKERS = {"baseline": "*", "better": "^", "worse": "v", "n.s.": "o"}  # no baseline: "o" as well
-PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangle-down", "n.s.": "circle"}
+COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray", "wino": "tab:red"}
+OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")  # strategies of your own
+MARKERS = {"baseline": "*", "better": "^", "worse": "v", "n.s.": "o", "pruned": "x"}  # no baseline: "o" as well
+PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangle-down", "n.s.": "circle", "pruned": "x"}
 PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications per sample (T2T edits, T2M remasks)"),
           ("mean_forwards", "avg_forwards_per_sample", "forward passes per sample"))  # fmt: skip
 MAX_LABELS = 20  # labelled points (and lines of the key); the table has the rest
@@ -52,19 +53,43 @@ def color(strategy) -> str:
 
 
 def verdict(row) -> str:
+    if row.get("trial_state") == "pruned":
+        return "pruned"
     v = row.get("vs_baseline")
     return v if isinstance(v, str) and v in MARKERS else "n.s."
 
 
+def pruned(df: pd.DataFrame) -> pd.Series:
+    """Rows of a search's pruned trials (t2m.pipeline.search): evaluated on fewer problems than the
+    others, so drawn as x and never on a front or labelled."""
+    return df["trial_state"].eq("pruned") if "trial_state" in df else pd.Series(False, index=df.index)
+
+
 def knobs(row) -> str:
-    """`lowprob τ=0.3 C_max=1 ρ_max=0.25` (τ only where the strategy edits, the caps only where it remasks)."""
+    """`lowprob τ=0.3 C_max=1 ρ_max=0.25` (τ only where the strategy edits, the caps only where it
+    remasks), then `setting(row)`."""
     if not edits(row):
-        return str(row["strategy"])
+        return f"{row['strategy']}{setting(row)}"
     text = f"{row['strategy']} τ={_num(row.get('tau'))}"
     if remasks(row):
         c_max = row.get("c_max")
         text += f" C_max={'∞' if c_max is None or (isinstance(c_max, float) and math.isnan(c_max)) else _num(c_max)} ρ_max={_num(row.get('rho_max'))}"
-    return text
+    return text + setting(row)
+
+
+def setting(row) -> str:
+    """` [learned B=64]`: the unmasking policy and block length where they are not DecodeConfig's
+    defaults (empty otherwise), so rows that differ only there are told apart."""
+    from t2m.decoding.config import DecodeConfig
+
+    defaults = DecodeConfig.__dataclass_fields__
+    parts = []
+    if isinstance(row.get("unmasking"), str) and row["unmasking"] != defaults["unmasking"].default:
+        parts.append(str(row["unmasking"]))
+    block = row.get("block_length")
+    if isinstance(block, numbers.Real) and not math.isnan(block) and block != defaults["block_length"].default:
+        parts.append(f"B={_num(block)}")
+    return f" [{' '.join(parts)}]" if parts else ""
 
 
 def comparison(row) -> str:
@@ -82,6 +107,7 @@ def comparison(row) -> str:
 def labelled(df: pd.DataFrame) -> list:
     """The rows worth a label, most important first: baselines, the Pareto fronts, significant
     differences (smallest p first), then (in a sweep small enough to label everything) the rest."""
+    df = df[~pruned(df)]
     acc = df["accuracy"].astype(float)
     v = df.apply(verdict, axis=1)
     picked = list(df.index[df.get("vs_baseline", pd.Series(index=df.index, dtype=object)) == "baseline"])
@@ -187,9 +213,10 @@ def _panel(ax, df, col, acc, low, high, overlay, ref_col) -> None:
     if "vs_baseline" in df:
         for i in df.index[(df["vs_baseline"] == "baseline") & ok]:
             ax.axhline(acc[i], ls=":", lw=1, color=color(df.at[i, "strategy"]), alpha=0.6, zorder=1)
-    front = pareto_front(cost[ok], acc[ok])
+    on = ok & ~pruned(df)
+    front = pareto_front(cost[on], acc[on])
     ax.plot(cost[front], acc[front], ls="--", color="0.5", lw=1.1, drawstyle="steps-post", zorder=3)
-    for strategy, grp in df[ok].groupby("strategy", sort=False):
+    for strategy, grp in df[on].groupby("strategy", sort=False):
         idx = grp.index
         ax.errorbar(cost[idx], acc[idx], yerr=[acc[idx] - low[idx], high[idx] - acc[idx]], fmt="none", ecolor=color(strategy),
                     elinewidth=0.9, alpha=0.3 if len(df) > MAX_LABELS else 0.55, zorder=2)  # faint where many bars stand side by side  # fmt: skip
@@ -217,6 +244,8 @@ def _marker_style(strategy, v) -> dict:
         return {**style, "s": 320, "edgecolors": "gold", "linewidths": 1.2, "zorder": 6}
     if v in ("better", "worse"):
         return {**style, "s": 95, "edgecolors": "black", "linewidths": 1.0, "zorder": 5}
+    if v == "pruned":
+        return {**style, "s": 26, "linewidths": 1.0, "alpha": 0.6, "zorder": 3}
     return {**style, "s": 30, "edgecolors": "white", "linewidths": 0.5, "alpha": 0.8}
 
 
@@ -311,13 +340,15 @@ def _legend_handles(df, overlay) -> tuple[list, list]:
     marks.append(Line2D([], [], ls="", marker="o", ms=6, mfc="0.55", mec="white", label="not significant (bigger: ×k at one place)"))
     marks.append(Line2D([], [], color="0.5", lw=1, marker="_", ms=8, label="95% Wilson interval"))
     marks.append(Line2D([], [], ls="--", color="0.5", label="Pareto front"))
+    if pruned(df).any():  # in the strategies' row, which has room
+        colours.append(Line2D([], [], ls="", marker="x", ms=6, color="0.4", label="pruned trial (fewer problems)"))
     if overlay is not None:
         marks.append(Line2D([], [], ls="", marker="o", mfc="none", mec="0.3", label="published (hollow)"))
     return colours, marks
 
 
 def _verdict_words(v: str) -> str:
-    return {"baseline": "baseline", "better": "better", "worse": "worse"}.get(v, "n.s.")
+    return {"baseline": "baseline", "better": "better", "worse": "worse", "pruned": "pruned trial"}.get(v, "n.s.")
 
 
 def remasks(row) -> bool:

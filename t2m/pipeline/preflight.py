@@ -45,6 +45,7 @@ def preflight(cfg: DictConfig, out_dir: Path) -> None:
     spec = model_spec(cfg.model)
     limit = cfg.dataset.limit
     check_lengths(cfg, spec, problems if limit is None else problems[:limit])
+    check_trajectory_ids(cfg, problems if limit is None else problems[:limit])
     from t2m.pipeline import tracking
 
     tracking.check_reachable(cfg.tracker)
@@ -245,6 +246,19 @@ def _first_id(*candidates) -> int | None:
 
 
 # ---- lengths -------------------------------------------------------------------------------------
+
+
+def check_trajectory_ids(cfg: DictConfig, problems: list) -> None:
+    """`trajectory=[id, ...]` names problems this run decodes (a typo would record nothing)."""
+    wanted = cfg.get("trajectory")
+    if not OmegaConf.is_list(wanted) and not isinstance(wanted, list):
+        return
+    have = {p.id for p in problems}
+    unknown = [str(i) for i in wanted if str(i) not in have]
+    if unknown:
+        examples = ", ".join(p.id for p in problems[:2])
+        raise ConfigError(f"trajectory names problem(s) this run does not decode: {', '.join(unknown[:5])}; "
+                          f"allowed: ids of {cfg.dataset.name} within dataset.limit, e.g. {examples}")  # fmt: skip
 
 
 def check_lengths(cfg: DictConfig, spec: ModelSpec, problems: list) -> None:

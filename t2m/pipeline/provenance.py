@@ -24,7 +24,7 @@ _PACKAGES = ("torch", "transformers", "tokenizers", "hydra-core", "omegaconf", "
 
 # The sources a stored sample depends on: the decoder, the data and prompts, scoring, and how a
 # sample record is built. Editing anything else (the report, W&B, the CLI) keeps the stored samples.
-SAMPLE_CODE = ("decoding", "data", "scoring.py", "pipeline/samples.py")
+SAMPLE_CODE = ("decoding", "data", "scoring.py", "analysis/errors.py", "pipeline/samples.py")
 # Libraries whose version can change the numbers a model computes.
 NUMERIC_LIBRARIES = ("torch", "transformers")
 
@@ -36,7 +36,7 @@ def run_key(cfg, dcfg, lm, data_digest: str) -> dict:
     by problem id, so a larger limit reuses the smaller run's samples)."""
     local = checkpoint_digest(lm.name)
     return {
-        "decode": dcfg.to_dict(),
+        "decode": decode_identity(dcfg),
         "model": {
             "hub_id": None if local else (cfg.model.name_or_path or lm.name),
             "revision": None if local else lm.revision,
@@ -49,6 +49,17 @@ def run_key(cfg, dcfg, lm, data_digest: str) -> dict:
         "libraries": {name: _version(name) for name in NUMERIC_LIBRARIES},
         **({"plugins": own} if (own := plugin_code(dcfg)) else {}),
     }
+
+
+def decode_identity(dcfg) -> dict:
+    """The decoding config, with a learned policy's file named by its content, not where it lives."""
+    decode = dcfg.to_dict()
+    if dcfg.unmasking == "learned":
+        from t2m.decoding.learned import BUNDLED
+
+        path = Path(dcfg.unmasking_path or BUNDLED)
+        decode["unmasking_path"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return decode
 
 
 def plugin_code(dcfg) -> dict:

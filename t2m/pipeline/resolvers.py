@@ -2,6 +2,7 @@
 written twice:
 
     tau: ${t2m.default_tau:${strategy}}     a strategy's default tau, from its registry entry
+    threshold: ${t2m.default_threshold:wino} an unmasking policy's own commit threshold
     gen_length: ${t2m.gen_length:${.name}}  a dataset's generation budget, from t2m.data.GEN_LENGTH
 
 Registered on import of t2m.pipeline.validate, which every process that composes or resolves a
@@ -22,6 +23,14 @@ def default_tau(strategy: str):
     return None if entry is None else entry.default_tau
 
 
+def default_threshold(unmasking: str):
+    """The registered commit threshold of an unmasking policy that has its own (WINO's 0.6)."""
+    from t2m.decoding.registry import UNMASKING
+
+    entry = UNMASKING.get(str(unmasking))
+    return None if entry is None else entry.default_threshold
+
+
 def gen_length(dataset: str):
     from t2m.data import GEN_LENGTH
 
@@ -30,4 +39,5 @@ def gen_length(dataset: str):
 
 def register() -> None:
     OmegaConf.register_new_resolver("t2m.default_tau", default_tau, replace=True)
+    OmegaConf.register_new_resolver("t2m.default_threshold", default_threshold, replace=True)
     OmegaConf.register_new_resolver("t2m.gen_length", gen_length, replace=True)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 
 def sample_record(lm, problem, prompt: list[int], result, decode_share_s: float) -> dict:
+    from t2m.analysis.errors import classify
     from t2m.scoring import extract_answer, is_correct
 
     text = lm.tokenizer.decode(result.tokens, skip_special_tokens=True)
+    truncated = lm.eos_id not in result.tokens  # ran out of gen_length before EOS
     return {
         "id": problem.id,
         "prompt": lm.tokenizer.decode(prompt),
@@ -19,6 +21,8 @@ def sample_record(lm, problem, prompt: list[int], result, decode_share_s: float)
         "extracted": extract_answer(text),
         "correct": bool(is_correct(text, problem.gold)),
         "strict_correct": bool(is_correct(text, problem.gold, strict=True)),
+        "error_class": classify(text, str(problem.gold), truncated=truncated),  # correct / last_mile / reasoning / no_answer
+        "truncated": truncated,
         "tokens": list(result.tokens),
         "forwards": result.forwards,
         "t2t_edits": result.t2t_edits,

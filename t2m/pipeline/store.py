@@ -5,6 +5,7 @@ concurrent runs and kills. The source of truth for every number.
       <fingerprint>/                 one entry per configuration
         key.json                     what the samples depend on (see provenance.run_key) and its hash
         samples.jsonl                one record per problem id, appended chunk by chunk
+        trajectories.jsonl           with `trajectory=`: the decoding events of the problems asked for
         .lock                        the entry's lock; names its holder while held
 
 A configuration's identity is its fingerprint (decoding config, model and checkpoint, dataset and
@@ -79,13 +80,14 @@ class Entry:
             self._repair_tail()
             yield self
 
-    def append(self, records: Iterable[dict]) -> int:
-        """Append one finished chunk and make it durable before returning; returns how many."""
+    def append(self, records: Iterable[dict], name: str = SAMPLES) -> int:
+        """Append one finished chunk to the entry's `name` (its samples, or another per-problem file
+        such as trajectories) and make it durable before returning; returns how many."""
         if not self.lock.held:
             raise StoreError(f"{self.path}: append without holding the entry's lock (use `with entry.claim():`)")
         lines = [json.dumps(r, ensure_ascii=False, default=_jsonable) + "\n" for r in records]
         if lines:
-            with open(self.samples_path, "a", encoding="utf-8") as f:
+            with open(self.path / name, "a", encoding="utf-8") as f:
                 f.write("".join(lines))
                 f.flush()
                 os.fsync(f.fileno())
@@ -108,16 +110,37 @@ class Entry:
     def _repair_tail(self) -> None:
         # A kill mid-append can leave a partial last line; appending after it would glue the next
         # record onto it. Cut the file back to its last complete line (that sample is decoded again).
-        if not self.samples_path.exists():
-            return
-        with open(self.samples_path, "rb+") as f:
-            data = f.read()
-            end = data.rfind(b"\n") + 1
-            if end < len(data):
-                f.truncate(end)
-                f.flush()
-                os.fsync(f.fileno())
-                log.warning("%s: dropped a torn last line (%d bytes) left by an interrupted run", self.samples_path, len(data) - end)
+        for path in sorted(self.path.glob("*.jsonl")):
+            _cut_torn_line(path)
+
+
+def _cut_torn_line(path: Path) -> None:
+    with open(path, "rb+") as f:
+        data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            f.truncate(end)
+            f.flush()
+            os.fsync(f.fileno())
+            log.warning("%s: dropped a torn last line (%d bytes) left by an interrupted run", path, len(data) - end)
+
+
+class SampleSet:
+    """What a job directory shows: one entry, or the k entries of a configuration sampled k times
+    (`samples_per_prompt`, one seed each) under one fingerprint of them all. Its samples and path
+    are entry 0's (the run's own seed)."""
+
+    def __init__(self, entries: list[Entry]):
+        self.entries = list(entries)
+        first = self.entries[0]
+        self.path, self.samples_path, self.key = first.path, first.samples_path, first.key
+        if len(self.entries) == 1:
+            self.fingerprint = first.fingerprint
+        else:
+            self.fingerprint = hashlib.sha256(" ".join(e.fingerprint for e in self.entries).encode()).hexdigest()[:16]
+
+    def records(self, ids: Iterable[str] | None = None) -> list[dict]:
+        return self.entries[0].records(ids)
 
 
 def read_records(samples_path: Path, ids: Iterable[str] | None = None) -> list[dict]:

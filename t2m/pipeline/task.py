@@ -18,7 +18,9 @@ job directory view, W&B run, printed line) as soon as its last row is stored. So
 leaves its finished configurations complete and the others resumable, and a configuration that is
 already complete is neither decoded nor rewritten nor logged again. Locks are taken in a fixed order
 (job directories by path, store entries by fingerprint), so two packs never wait on each other in a
-circle. Errors a user can fix end as one line (`t2m.pipeline.cli`); `PROGRESS` tells the command line
+circle. With `samples_per_prompt=k` a configuration is k entries, one per sample seed, whose rows
+are decoded together; with `trajectory=` the decoding events of the problems asked for are stored in
+their entries too (`t2m.pipeline.trajectory`). Errors a user can fix end as one line (`t2m.pipeline.cli`); `PROGRESS` tells the command line
 what was kept if the process is interrupted.
 """
 
@@ -41,7 +43,8 @@ from t2m.pipeline import preflight, provenance, tracking
 from t2m.pipeline.jobdir import JobDir, subset_digest
 from t2m.pipeline.lock import Busy, LockUnsupported
 from t2m.pipeline.samples import sample_record
-from t2m.pipeline.store import Entry, StoreError
+from t2m.pipeline.store import Entry, SampleSet, StoreError
+from t2m.pipeline.trajectory import TRAJECTORIES
 from t2m.pipeline.validate import ConfigError, Rejected, absolute, check
 
 log = logging.getLogger(__name__)
@@ -105,7 +108,8 @@ def run_pack(slots) -> list:
             if lm is None:
                 continue
             _each(group, Member.find_entry, lm)
-            _each(sorted(group, key=lambda m: m.entry.fingerprint if m.entry else ""), Member.claim)
+            _claim(group)
+            _each(group, Member.plan)
             _each(group, Member.finish_if_complete)
             _decode(lm, [m for m in group if m.alive])
     finally:
@@ -118,19 +122,24 @@ run.pack = run_pack  # how t2m's launchers know that this task function can run 
 
 
 class Member:
-    """One configuration of a pack: its checks, locks, store entry and the problems it still lacks."""
+    """One configuration of a pack: its checks, locks, store entries (one per sample seed) and the
+    rows they still lack."""
 
     def __init__(self, slot):
         self.slot, self.cfg = slot, slot.cfg
         self.outcome = None  # the summary, or the exception that stopped this configuration
         self.locks = contextlib.ExitStack()
         self.job: JobDir | None = None
-        self.entry: Entry | None = None
-        self.missing: list[int] = []  # indexes into self.problems
+        self.entries: list[Entry] = []  # one per sample of a problem (samples_per_prompt), entry 0 the run's own seed
+        self.missing: list[list[tuple]] = []  # per entry: (problem index, store the sample?, record the trajectory?)
 
     @property
     def alive(self) -> bool:
         return self.outcome is None
+
+    @property
+    def entry(self) -> Entry | None:
+        return self.entries[0] if self.entries else None
 
     def open(self) -> None:
         cfg = self.cfg
@@ -146,7 +155,8 @@ class Member:
         PROGRESS.mode, PROGRESS.out_dir = ("MULTIRUN", absolute(hc.sweep.dir)) if self.multirun else ("RUN", absolute(hc.runtime.output_dir))
         self.job = JobDir(absolute(hc.runtime.output_dir))
         self.num = OmegaConf.select(hc, "job.num", default="run")
-        self.label = describe(self.dcfg)
+        k = cfg.samples_per_prompt
+        self.label = describe(self.dcfg) + (f" x{k} samples" if k > 1 else "")
         self.config_yaml, self.record = OmegaConf.to_yaml(cfg, resolve=True), hydra_record(cfg, hc)
         self.wandb_dir = wandb_dir(cfg, hc)
         self.model_key = json.dumps(OmegaConf.to_container(cfg.model, resolve=True), sort_keys=True)
@@ -162,20 +172,39 @@ class Member:
         self.prompts = get_prompts(lm, cfg.dataset, self.problems, data_digest)
         self.ids = [p.id for p in self.problems]
         self.lm = lm
-        self.entry = Entry(absolute(cfg.store.dir), provenance.run_key(cfg, self.dcfg, lm, data_digest), about=provenance.about(cfg, lm))
+        # One entry per sample of a problem: sample j decodes with its own seed, so it is the entry of
+        # that seed's single run (reused by any run that asks for it); sample 0 is the run's own seed.
+        self.dcfgs = [self.dcfg.replace(seed=s) for s in sample_seeds(self.dcfg.seed, cfg.samples_per_prompt)]
+        store_dir, about = absolute(cfg.store.dir), provenance.about(cfg, lm)
+        self.entries = [Entry(store_dir, provenance.run_key(cfg, d, lm, data_digest), about=about) for d in self.dcfgs]
+        self.view = SampleSet(self.entries)
+        self.trajectories = trajectory_ids(cfg.trajectory, self.ids)
         self.progress = {"label": self.label, "entry": self.entry, "ids": self.ids, "total": len(self.problems)}
         PROGRESS.current.append(self.progress)
 
-    def claim(self) -> None:
-        self.locks.enter_context(self.entry.claim(self.cfg.store.if_busy))
-        self.job.begin(self.entry, self.ids, self.config_yaml, self.record)
-        done = self.entry.done_ids()
-        self.missing = [i for i, p in enumerate(self.problems) if p.id not in done]
-        if len(self.missing) < len(self.problems):
-            log.info(f"Resuming {self.label}: {len(self.problems) - len(self.missing)}/{len(self.problems)} samples already in {self.entry.path}")
+    def claim_entry(self, entry: Entry) -> None:
+        self.locks.enter_context(entry.claim(self.cfg.store.if_busy))
+
+    def plan(self) -> None:
+        """Show the job's configuration and list the rows each entry lacks: samples it does not hold,
+        and samples decoded again (identically) only to record a trajectory it does not hold."""
+        from t2m.pipeline.trajectory import stored_ids
+
+        self.job.begin(self.view, self.ids, self.config_yaml, self.record)
+        self.missing = []
+        for entry in self.entries:
+            done = entry.done_ids()
+            have_trajectory = stored_ids(entry) if self.trajectories else set()
+            self.missing.append([(i, p.id not in done, p.id in self.trajectories and p.id not in have_trajectory)
+                                 for i, p in enumerate(self.problems)
+                                 if p.id not in done or (p.id in self.trajectories and p.id not in have_trajectory)])  # fmt: skip
+        total = len(self.problems) * len(self.entries)
+        new = sum(store for rows in self.missing for _, store, _ in rows)
+        if new < total:
+            log.info(f"Resuming {self.label}: {total - new}/{total} samples already in {self.entry.path}")
 
     def finish_if_complete(self) -> None:
-        if not self.missing:
+        if not any(self.missing):
             self.finish()
 
     def finish(self) -> None:
@@ -188,12 +217,13 @@ class Member:
             "model": cfg.model.name_or_path or "bundled:tiny-dllm",
             "dataset": cfg.dataset.name,
             **metrics.summarize(records, len(self.problems)),
-            "fingerprint": self.entry.fingerprint,
+            **_sampling_summary(self.entries, self.ids),
+            "fingerprint": self.view.fingerprint,
             "subset": subset_digest(self.ids),
             "store": str(self.entry.path),
             "repro": provenance.reproducibility(cfg, self.lm, self.entry.key),
         }
-        self.job.finish(self.entry, self.ids, self.config_yaml, self.record, summary)  # rewrites nothing it already shows
+        self.job.finish(self.view, self.ids, self.config_yaml, self.record, summary)  # rewrites nothing it already shows
         self.outcome = summary
         PROGRESS.finished += 1
         self._forget_progress()
@@ -208,7 +238,7 @@ class Member:
         tracking.log_configuration(  # a run that already holds these results is not logged again
             cfg.tracker,
             wandb_dir=self.wandb_dir,
-            run_id=tracking.run_id(self.entry.fingerprint, summary["subset"], cfg.experiment),
+            run_id=tracking.run_id(self.view.fingerprint, summary["subset"], cfg.experiment),  # entry 0's when k = 1
             name=self.job.path.name,
             group=cfg.experiment,
             job_type=dcfg.strategy,
@@ -229,7 +259,7 @@ class Member:
     def unwritable(self, e: OSError) -> ResultsUnwritable:
         """A write error as one line: what could not be written and what was kept."""
         where = e.filename or absolute(self.cfg.results_dir)
-        if self.entry is None:
+        if not self.entries:
             return ResultsUnwritable(e.errno, f"cannot write {where} ({e.strerror})")
         kept = len(self.entry.records(self.ids))
         return ResultsUnwritable(e.errno, f"cannot write {where} ({e.strerror}); kept {kept} of {len(self.problems)} samples of "
@@ -251,6 +281,14 @@ def _each(members: list[Member], phase, *args) -> None:
                 phase(m, *args)
         except Exception as e:  # noqa: BLE001 - sorted by the launcher: one line for a user's mistake, a traceback for a bug
             m.fail(_as_unwritable(m, e))
+
+
+def _claim(members: list[Member]) -> None:
+    """Claim every store entry of `members` in one order, by fingerprint, for every process (a
+    configuration sampled k times holds k entries): two packs never wait on each other in a circle."""
+    claims = sorted(((e.fingerprint, n, e) for n, m in enumerate(members) for e in m.entries), key=lambda c: c[:2])
+    for _, n, entry in claims:
+        _each([members[n]], Member.claim_entry, entry)
 
 
 def _as_unwritable(m: Member, e: Exception) -> Exception:
@@ -285,15 +323,35 @@ def _load(group: list[Member]):
 @dataclass(eq=False)  # rows are grouped by identity
 class _EntryRows:
     """The rows one store entry still lacks in this pack (configurations that differ only in keys
-    outside the fingerprint, e.g. batch_size, share an entry and its rows)."""
+    outside the fingerprint, e.g. batch_size, share an entry and its rows; a configuration sampled k
+    times has rows in k entries). Each row says whether its sample is new (to store) and whether its
+    trajectory is wanted: a row decoded again only for its trajectory is not stored twice."""
 
     entry: Entry
     dcfg: object
     members: list[Member]
     problems: list = field(default_factory=list)
     prompts: list = field(default_factory=list)
-    done: set = field(default_factory=set)
+    store: list = field(default_factory=list)  # per row: a new sample, to append to the entry
+    trajectory: list = field(default_factory=list)  # per row: record its trajectory next to the samples
+    pending: set = field(default_factory=set)  # problem ids whose rows are not written yet
     failed: bool = False
+
+    @property
+    def wanted(self) -> bool:
+        return not self.failed and any(m.alive for m in self.members)
+
+    def add(self, problem, prompt, store: bool, trajectory: bool) -> None:
+        if problem.id in self.pending:  # planned by another configuration sharing this entry
+            k = next(k for k, p in enumerate(self.problems) if p.id == problem.id)
+            self.store[k] |= store
+            self.trajectory[k] |= trajectory
+            return
+        self.problems.append(problem)
+        self.prompts.append(prompt)
+        self.store.append(store)
+        self.trajectory.append(trajectory)
+        self.pending.add(problem.id)
 
     def fail(self, error: BaseException) -> None:
         self.failed = True
@@ -304,23 +362,25 @@ class _EntryRows:
 def _entry_rows(members: list[Member]) -> list[_EntryRows]:
     by_entry: dict[str, _EntryRows] = {}
     for m in members:
-        rows = by_entry.get(m.entry.fingerprint)
-        if rows is None:
-            rows = by_entry[m.entry.fingerprint] = _EntryRows(m.entry, m.dcfg, [], done=m.entry.done_ids())
-        rows.members.append(m)
-        planned = {p.id for p in rows.problems}
-        for i in m.missing:
-            if m.problems[i].id not in planned:
-                rows.problems.append(m.problems[i])
-                rows.prompts.append(m.prompts[i])
+        m.rows = []
+        for entry, dcfg, missing in zip(m.entries, m.dcfgs, m.missing):
+            rows = by_entry.get(entry.fingerprint)
+            if rows is None:
+                rows = by_entry[entry.fingerprint] = _EntryRows(entry, dcfg, [])
+            rows.members.append(m)
+            m.rows.append(rows)
+            for i, store, trajectory in missing:
+                rows.add(m.problems[i], m.prompts[i], store, trajectory)
     return [rows for rows in by_entry.values() if rows.problems]
 
 
 def _decode(lm, members: list[Member]) -> None:
     """Decode the missing rows of `members` together, configuration after configuration, in calls
     of `batch_size` rows (a call holds the rows of one configuration or of several); append each
-    configuration's rows to its entry after every call and finish the configurations that are done."""
+    entry's rows to it after every call and finish the configurations that are done."""
     from tqdm import tqdm
+
+    from t2m.pipeline.trajectory import trajectory_record
 
     groups = _entry_rows(members)
     rows = [(g, k) for g in groups for k in range(len(g.problems))]
@@ -328,17 +388,19 @@ def _decode(lm, members: list[Member]) -> None:
         return
     batch_size = min(m.cfg.batch_size for m in members)
     n_chunks = -(-len(rows) // batch_size)
-    desc = members[0].label if len(groups) == 1 else f"{len(groups)} configurations"
+    desc = members[0].label if len(members) == 1 else f"{len(members)} configurations"
     with tqdm(total=len(rows), desc=desc, unit="row", mininterval=1.0, dynamic_ncols=True) as bar:
         for c in range(n_chunks):
-            chunk = [r for r in rows[c * len(rows) // n_chunks : (c + 1) * len(rows) // n_chunks] if not r[0].failed]  # even chunks
+            chunk = [r for r in rows[c * len(rows) // n_chunks : (c + 1) * len(rows) // n_chunks] if r[0].wanted]  # even chunks
             if not chunk:
                 continue
             decoded = _decode_chunk(lm, chunk, batch_size, bar.update)
             for g in dict.fromkeys(g for g, _, _, _ in decoded):
                 mine = [(k, r, share) for h, k, r, share in decoded if h is g]
                 try:
-                    g.entry.append(sample_record(lm, g.problems[k], g.prompts[k], r, share) for k, r, share in mine)
+                    g.entry.append(sample_record(lm, g.problems[k], g.prompts[k], r, share) for k, r, share in mine if g.store[k])
+                    g.entry.append((trajectory_record(lm, g.problems[k].id, g.prompts[k], r, g.dcfg) for k, r, _ in mine if g.trajectory[k]),
+                                   name=TRAJECTORIES)  # fmt: skip
                 except OSError as e:
                     if e.errno not in WRITE_ERRORS:
                         g.fail(e)
@@ -348,9 +410,9 @@ def _decode(lm, members: list[Member]) -> None:
                     for m in members:
                         m.fail(error)
                     return
-                g.done.update(g.problems[k].id for k, _, _ in mine)
+                g.pending.difference_update(g.problems[k].id for k, _, _ in mine)
                 for m in g.members:
-                    if m.alive and g.done.issuperset(m.ids):
+                    if m.alive and all(h.pending.isdisjoint(m.ids) for h in m.rows):
                         _each([m], Member.finish)
 
 
@@ -361,7 +423,8 @@ def _decode_chunk(lm, chunk, batch_size: int, progress) -> list[tuple]:
 
     t0 = time.perf_counter()
     try:
-        results = decode(lm, [g.prompts[k] for g, k in chunk], [g.dcfg for g, _ in chunk], batch_size=batch_size, progress=progress)
+        results = decode(lm, [g.prompts[k] for g, k in chunk], [g.dcfg for g, _ in chunk], batch_size=batch_size,
+                         trajectory=[g.trajectory[k] for g, k in chunk], progress=progress)  # fmt: skip
     except Exception as e:  # noqa: BLE001
         groups = list(dict.fromkeys(g for g, _ in chunk))
         if len(groups) == 1:
@@ -375,10 +438,43 @@ def _decode_chunk(lm, chunk, batch_size: int, progress) -> list[tuple]:
 # ---- helpers -------------------------------------------------------------------------------------
 
 
+def sample_seeds(seed: int, k: int) -> list[int]:
+    """The seeds of a problem's k samples: the run's own seed first (so sample 0 is the single run with
+    that seed), then seeds spread by the golden-ratio constant (distinct for any k < 2**31)."""
+    return [seed] + [(seed + j * 0x9E3779B1) % (1 << 31) for j in range(1, k)]
+
+
+def trajectory_ids(value, ids: list[str]) -> set[str]:
+    """The problems whose trajectories to record: `trajectory=true` all, a list those ids, false none."""
+    if value is True:
+        return set(ids)
+    if not value:
+        return set()
+    return {str(i) for i in value}
+
+
+def _sampling_summary(entries, ids) -> dict:
+    if len(entries) == 1:
+        return {"samples_per_prompt": 1}
+    from t2m.analysis.sampling import summarize_samples
+
+    per_entry = [{r["id"]: r for r in e.records(ids)} for e in entries]
+    groups = {i: [by_id[i] for by_id in per_entry if i in by_id] for i in ids}
+    every = [r for g in groups.values() for r in g]
+    wall = sum(r.get("decode_share_s", 0.0) for r in every)
+    return {
+        **summarize_samples({i: g for i, g in groups.items() if len(g) == len(entries)}),
+        "wall_time_s": wall,  # all k samples' decoding, not only sample 0's
+        "tokens_per_s": sum(r["output_tokens"] for r in every) / wall if wall > 0 else None,
+    }
+
+
+
 def describe(dcfg) -> str:
-    if dcfg.is_remask:
-        return f"{dcfg.strategy} tau={dcfg.tau} c_max={dcfg.c_max} rho_max={dcfg.rho_max}"
-    return f"{dcfg.strategy} tau={dcfg.tau} c_max=- rho_max=-"  # no remasking: the caps do not apply
+    from t2m.pipeline.plot import setting
+
+    caps = f"c_max={dcfg.c_max} rho_max={dcfg.rho_max}" if dcfg.is_remask else "c_max=- rho_max=-"  # no remasking: the caps do not apply
+    return f"{dcfg.strategy} tau={dcfg.tau} {caps}{setting(dcfg.to_dict())}"
 
 
 def hydra_record(cfg: DictConfig, hc) -> dict[str, str]:

@@ -33,7 +33,7 @@ _broken: str | None = None  # why W&B was switched off in this process, once it 
 _offline: str | None = None  # why an online tracker writes offline runs in this process
 _probed: set = set()  # servers found reachable in this process
 
-SAMPLE_COLUMNS = ("id", "gold", "extracted", "correct", "strict_correct", "modifications", "forwards", "output_tokens", "generation")
+SAMPLE_COLUMNS = ("id", "gold", "extracted", "correct", "strict_correct", "error_class", "modifications", "forwards", "output_tokens", "generation")
 
 
 def enabled(tracker) -> bool:
@@ -104,6 +104,7 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
     try:
         import wandb
 
+        from t2m.analysis.repair import long_table
         from t2m.pipeline.plot import PANELS, plotly_figure
 
         run = _init(tracker, wandb_dir, id=run_id, name=name, group=group, job_type="sweep",
@@ -117,8 +118,42 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
                 logged[f"accuracy_vs_{col}"] = wandb.Plotly(plotly_figure(table, col, label, title=f"accuracy vs {label}"))
             if plot_png is not None and Path(plot_png).exists():
                 logged["cost_vs_accuracy"] = wandb.Image(str(plot_png))
+            repair = long_table(table)
+            if len(repair):  # the paper's Table 2 for every configuration: repaired / broken per error class
+                repair = repair.astype(object).where(repair.notna(), None).map(_python)
+                logged["repair"] = wandb.Table(columns=list(repair.columns), data=repair.values.tolist())
             run.log(logged)
             run.summary.update(sweep_summary(table))
+        finally:
+            local = Path(run.dir).parent
+            run.finish()
+        _supersede(wandb_dir, run_id, keep=local)
+        marker.write()
+    except Exception as e:  # noqa: BLE001
+        _give_up(e)
+
+
+def log_search(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, trials, plot_png: Path | None, summary: dict) -> None:
+    """The study-level run of an Optuna search (t2m.pipeline.search): the trials table (number,
+    state, front, knobs, metrics, paired comparison), the front-over-grid plot and the counts."""
+    if not enabled(tracker) or trials.empty:
+        return
+    marker = _Marker(wandb_dir, run_id, {"mode": _mode(tracker), "project": tracker.project, "entity": tracker.entity,
+                                         "trials": trials.to_csv(index=False), "summary": summary})  # fmt: skip
+    if marker.logged():
+        return
+    try:
+        import wandb
+
+        run = _init(tracker, wandb_dir, id=run_id, name=name, group=group, job_type="search", config={"study": name})
+        try:
+            df = trials.astype(object).where(trials.notna(), None).map(_python)
+            cols = [c for c in df.columns if df[c].map(_scalar).all()]
+            logged = {"trials": wandb.Table(columns=cols, data=df[cols].values.tolist())}
+            if plot_png is not None and Path(plot_png).exists():
+                logged["search_front"] = wandb.Image(str(plot_png))
+            run.log(logged)
+            run.summary.update(summary)
         finally:
             local = Path(run.dir).parent
             run.finish()
@@ -142,6 +177,9 @@ def sweep_summary(table) -> dict:
     if len(compared):
         best = compared.loc[compared["delta_accuracy"].idxmax()]
         out.update({"best/job": best["job"], "best/delta_accuracy": float(best["delta_accuracy"]), "best/mcnemar_p": float(best["mcnemar_p"])})
+        from t2m.analysis.repair import COLUMNS as REPAIR_COLUMNS
+
+        out.update({f"best/{c}": int(best[c]) for c in REPAIR_COLUMNS if c in best and not _missing(best[c])})
     return out
 
 
@@ -203,6 +241,12 @@ def _give_up(e: Exception) -> None:
     global _broken
     _broken = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
     log.warning("W&B failed (%s); local results are unaffected, W&B is off for the rest of this process", _broken)
+
+
+def _missing(v) -> bool:
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
 
 
 def _python(v):

@@ -58,6 +58,8 @@ def decode_config(cfg: DictConfig) -> DecodeConfig:
     """The DecodeConfig of a composed config (its top-level decoding keys)."""
     names = [f.name for f in dataclasses.fields(DecodeConfig)]
     values = {n: OmegaConf.to_object(cfg[n]) if OmegaConf.is_config(cfg[n]) else cfg[n] for n in names if n in cfg}
+    if isinstance(values.get("unmasking_path"), str) and values["unmasking_path"]:  # from where the command was launched
+        values["unmasking_path"] = str(absolute(values["unmasking_path"]))
     try:
         return DecodeConfig(**values)
     except (ValueError, TypeError) as e:
@@ -114,6 +116,7 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
                           f"containing {{question}}, or null for {ds.name}'s own ({PROMPT_TEMPLATES[ds.name]!r})")  # fmt: skip
     _positive_int_or_none("dataset.limit", ds.limit)
     _positive_int("batch_size", cfg.batch_size)
+    _check_analyses(cfg, dc)
     _positive_int_or_none("threads", cfg.threads)
 
     m = cfg.model
@@ -245,6 +248,19 @@ def required_keys() -> frozenset:
             if option is not None and options and "@package _global_" not in options[0].read_text():
                 keys.add(group)
     return frozenset(keys)
+
+
+def _check_analyses(cfg: DictConfig, dc: DecodeConfig) -> None:
+    k = cfg.get("samples_per_prompt", 1)
+    _positive_int("samples_per_prompt", k)
+    if k > 1 and dc.temperature == 0:
+        raise ConfigError(f"samples_per_prompt={k} needs temperature > 0 (greedy decoding gives {k} identical samples); "
+                          f"allowed: samples_per_prompt=1, or a temperature such as temperature=0.7")  # fmt: skip
+    traj = cfg.get("trajectory", False)
+    ids = OmegaConf.to_object(traj) if OmegaConf.is_config(traj) else traj
+    ok = isinstance(ids, bool) or (isinstance(ids, list) and all(isinstance(i, (str, int)) and not isinstance(i, bool) for i in ids))
+    if not ok:
+        raise ConfigError(f"trajectory={ids!r} is invalid; allowed: true, false, or a list of problem ids such as [arith-0001,arith-0002]")
 
 
 def _check_experiment(cfg: DictConfig) -> None:

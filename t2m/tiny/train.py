@@ -45,6 +45,10 @@ from t2m.tiny.tokenizer import build_tokenizer
 BLOCK = 32
 T2T_MAX_RATE = 0.25  # the T2T stream corrupts a fraction U(0, 0.25) of the visible tokens
 EOS_BLOCK_RATE = 0.05  # share of samples trained on the all-EOS block after the answer
+# --t2t-noise: the share of corrupted digits that become another digit (the rest, and every
+# non-digit, a token uniform over the vocabulary). "uniform" is LLaDA2.1's noise, which teaches the
+# editor incoherent errors only (the paper's third failure mode); "digits" adds plausible ones.
+DIGIT_SHARE = {"digits": 0.5, "uniform": 0.0}
 
 
 def make_model(tokenizer, hidden: int, layers: int, heads: int, intermediate: int) -> LlamaForCausalLM:
@@ -94,7 +98,7 @@ def encode_samples(problems, tokenizer, seq_len: int) -> tuple[torch.Tensor, tor
 
 
 def noise_batch(x: torch.Tensor, prompt_lens: torch.Tensor, tokenizer, gen: torch.Generator,
-                cut: bool = True) -> dict:
+                cut: bool = True, digit_share: float = 0.5) -> dict:
     """Pick block k per row, mask (M2T) and corrupt (T2T) it, and cut the batch after the last k.
 
     Returns the noised ids, the clean ids as labels, and boolean maps of the three loss groups.
@@ -123,8 +127,8 @@ def noise_batch(x: torch.Tensor, prompt_lens: torch.Tensor, tokenizer, gen: torc
     corrupt = visible & (torch.rand(n, seq_len, generator=gen) < rate)
 
     # Wrong tokens: uniform over the ordinary vocabulary, as in LLaDA2.1. Where the original is a
-    # digit, half the time use another digit instead: a plausible wrong digit is the error the
-    # decoder actually makes, and the one a remasking detector must learn to doubt.
+    # digit, a `digit_share` of the time use another digit instead: a plausible wrong digit is the
+    # error the decoder actually makes, and the one a remasking detector must learn to doubt.
     n_special = len(tokenizer.all_special_ids)
     vocab = len(tokenizer)
     random_tok = torch.randint(n_special, vocab, (n, seq_len), generator=gen)
@@ -133,7 +137,7 @@ def noise_batch(x: torch.Tensor, prompt_lens: torch.Tensor, tokenizer, gen: torc
     is_spaced = torch.isin(x, spaced_ids)
     pick = torch.randint(0, 10, (n, seq_len), generator=gen)
     other_digit = torch.where(is_spaced, spaced_ids[pick], digit_ids[pick])
-    use_digit = is_digit & (torch.rand(n, seq_len, generator=gen) < 0.5)
+    use_digit = is_digit & (torch.rand(n, seq_len, generator=gen) < digit_share)
     wrong = torch.where(use_digit, other_digit, random_tok)
     corrupt &= wrong != x  # a "corruption" that drew the original token is just a clean token
     clean = visible & ~corrupt
@@ -210,6 +214,8 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seq-len", type=int, default=96, help="fixed EOS-padded length, a multiple of 32")
+    p.add_argument("--t2t-noise", choices=sorted(DIGIT_SHARE), default="digits",
+                   help="wrong tokens of the T2T stream: digits (half of the corrupted digits become another digit, the bundled model's recipe) or uniform over the vocabulary (LLaDA2.1)")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
@@ -277,7 +283,7 @@ def main(argv=None) -> dict:
         for step in bar:
             gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
             x, plen = encode_samples(training_stream(args.seed, step, args.batch_size, exclude), tokenizer, args.seq_len)
-            batch = noise_batch(x, plen, tokenizer, gen, cut=not args.compile)
+            batch = noise_batch(x, plen, tokenizer, gen, cut=not args.compile, digit_share=DIGIT_SHARE[args.t2t_noise])
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, args)
             parts = losses(train_model, batch, device)

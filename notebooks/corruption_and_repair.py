@@ -1,0 +1,100 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Corruption and repair (the paper's Table 2), and diversity under sampling
+#
+# Every sample has an error class (`t2m/analysis/errors.py`): **correct**, **last_mile** (the
+# reasoning's last computed value is the gold, the stated answer is not), **reasoning** (a wrong
+# answer the reasoning did not reach the gold for either) and **no_answer** (no stated answer, or cut
+# off by `gen_length`). Against the baseline, per class: how many of its errors each configuration
+# repaired, and how many of its correct answers it broke into that class.
+#
+# Parameters: the next cell, or `T2M_RESULTS_DIR` in the environment.
+
+# %% tags=["parameters"]
+import os
+
+RESULTS_DIR = os.environ.get("T2M_RESULTS_DIR")  # a sweep directory; None: the newest under ../results
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from t2m.analysis.repair import format_table, long_table, repair_table, transitions
+from t2m.pipeline import report
+from t2m.pipeline.jobdir import job_records
+
+
+def newest_sweep(root: Path = Path("../results")) -> Path:
+    sweeps = sorted(root.glob("*/*/multirun.yaml"), key=lambda p: p.stat().st_mtime)
+    if not sweeps:
+        raise FileNotFoundError(f"no sweep under {root}; run one (python -m t2m.sweep -m sweep=quick) or set RESULTS_DIR")
+    return sweeps[-1].parent
+
+
+results_dir = Path(RESULTS_DIR) if RESULTS_DIR else newest_sweep()
+table, baseline, _ = report.table(results_dir, report.sweep_baseline(results_dir))
+repair = long_table(table)
+print(f"{results_dir}: {len(table)} configurations, {repair['job'].nunique() if len(repair) else 0} compared with the baseline {baseline}")
+
+# %% [markdown]
+# ## The baseline's errors by class
+
+# %%
+base_rows = table[table["vs_baseline"] == "baseline"]
+base_rows[["job", "strategy", "tau", "accuracy", "n_last_mile", "n_reasoning", "n_no_answer"]]
+
+# %% [markdown]
+# ## Repaired and broken, per configuration and class
+# `share`: the class's part of the baseline's errors; `repair_rate`: repaired / the baseline's errors of the class.
+
+# %%
+pivot = repair.pivot_table(index=["job", "strategy", "tau", "c_max", "rho_max"], columns="class",
+                           values=["repaired", "broken"], aggfunc="sum", dropna=False) if len(repair) else repair  # fmt: skip
+pivot
+
+# %% [markdown]
+# ## Table 2 for the configuration that repairs most last-mile errors
+
+# %%
+if len(repair):
+    best = repair[repair["class"] == "last_mile"].sort_values(["repaired", "broken"], ascending=[False, True]).iloc[0]
+    before, after = job_records(results_dir / best["baseline_job"]), job_records(results_dir / best["job"])
+    print(f"{best['job']} vs {best['baseline_job']}")
+    print(format_table(repair_table(before, after)))
+    print("\nfrom class under the baseline (rows) to class under the configuration (columns):")
+    print(transitions(before, after).to_string())
+
+# %% [markdown]
+# ## Diversity under sampling
+# Configurations run with `samples_per_prompt=k` and `temperature > 0`: pass@1, pass@k (unbiased
+# estimator), majority-vote accuracy, distinct final answers per problem, distinct bigrams, and the
+# mean pairwise token edit distance between a problem's samples. A remasking policy that repairs
+# sampling errors by making the samples alike shows lower diversity here.
+
+# %%
+sampling = ["job", "strategy", "tau", "temperature", "samples_per_prompt", "pass@1", "pass@k", "majority_accuracy",
+            "distinct_answers", "distinct_2", "edit_distance"]  # fmt: skip
+sampled = table[table["pass@k"].notna()] if "pass@k" in table else pd.DataFrame(columns=sampling)
+sampled[[c for c in sampling if c in sampled]]
+
+# %% [markdown]
+# The answers of a few problems' samples, for the first sampled configuration (sample 0 first).
+
+# %%
+from t2m.pipeline.jobdir import sample_groups
+
+if len(sampled):
+    groups = sample_groups(results_dir / sampled["job"].iloc[0])
+    answers = pd.DataFrame([{"id": pid, "gold": samples[0]["gold"], "answers": [s["extracted"] for s in samples],
+                             "right": sum(bool(s["correct"]) for s in samples)} for pid, samples in groups.items()])  # fmt: skip
+    print(answers.head(8).to_string(index=False))

@@ -1,0 +1,245 @@
+"""The search's pieces without a model: the space (from YAML, grids and the command line), objectives,
+successive halving by Pareto rank, fronts and hypervolume."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import optuna
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+from t2m.analysis.front import hypervolume_2d, non_dominated, pareto_ranks
+from t2m.pipeline import cli as sweep
+from t2m.pipeline.search import objectives, space
+from t2m.pipeline.search.halving import REFERENCE, STAGES, ParetoHalvingPruner, check_stages, stage_limits
+from t2m.pipeline.validate import ConfigError
+
+from test_sweep import PAPER
+
+BASE = {"strategy": "t2t", "tau": 0.5, "c_max": 1, "rho_max": 0.25, "threshold": 0.7, "editing_threshold": 0.5}
+CHEAPER = OmegaConf.load(sweep.CONF_DIR / "search" / "cheaper.yaml").hydra.sweeper.space
+
+
+def cli(*overrides):
+    return OverridesParser.create().parse_overrides(list(overrides))
+
+
+def build(spec=None, *overrides, grids=None, resolution=0.01):
+    return space.build(spec, grids, cli(*overrides), BASE, resolution)
+
+
+def enumerate_space(s):
+    """Every configuration of a space of categorical dimensions, as (strategy, tau, c_max, rho_max)."""
+    points = set()
+    for strategy in s.strategies:
+        dims = s.dims_for(strategy)
+        choices = [d.distribution.choices if d.searched else [d.value] for d in dims]
+        for combo in itertools.product(*choices):
+            values = dict(zip((d.key for d in dims), combo))
+            points.add((strategy, values.get("tau"), values.get("c_max"), values.get("rho_max")))
+    return points
+
+
+def test_cheaper_space_tau_per_strategy_in_its_allowed_range():
+    s = build(CHEAPER)
+    assert s.strategies == ["t2t", "lowprob", "t2t_remask", "logitdiff", "none"]
+    taus = {d.name: d.distribution for d in s.dims if d.key == "tau"}
+    assert set(taus) == {"tau[t2t]", "tau[lowprob]", "tau[t2t_remask]", "tau[logitdiff]"}  # `none` has no edit phase
+    assert all((d.low, d.high, d.step) == (0.0, 1.0, 0.01) for d in taus.values())
+    c_max = next(d for d in s.dims if d.key == "c_max").distribution
+    assert c_max.choices == (1, 2, 3, 5, None)  # unbounded is a choice
+    assert {d.key for d in s.dims_for("t2t")} == {"tau", "threshold"}  # C_max, rho_max: remasking strategies only
+    assert {d.key for d in s.dims_for("none")} == {"threshold"}
+    assert {d.key for d in s.dims_for("lowprob")} == {"tau", "c_max", "rho_max", "threshold"}
+
+
+def test_tau_range_comes_from_the_registry(monkeypatch):
+    monkeypatch.setattr(space, "tau_range", lambda s: (0.0, 0.4) if s == "logitdiff" else (0.0, 1.0))
+    s = build({"strategy": ["lowprob", "logitdiff"], "tau": "interval(0.2, 0.9)"})
+    taus = {d.strategy: d.distribution for d in s.dims if d.key == "tau"}
+    assert (taus["lowprob"].low, taus["lowprob"].high) == (0.2, 0.9)
+    assert (taus["logitdiff"].low, taus["logitdiff"].high) == (0.2, 0.4)  # clipped to what logitdiff allows
+    with pytest.raises(ConfigError, match="does not meet logitdiff's allowed tau range"):
+        build({"strategy": ["lowprob", "logitdiff"], "tau": "interval(0.5, 0.9)"})
+    with pytest.raises(ConfigError, match="outside logitdiff's allowed tau range"):
+        build({"strategy": ["lowprob", "logitdiff"], "tau": "allowed"}, "tau=0.6")
+
+
+def test_tau_range_and_knobs_are_read_from_registry_entries(monkeypatch):
+    # A strategy of your own, registered with its own tau range (as a `plugins` module would): the space asks its entry.
+    from t2m.decoding.registry import STRATEGIES, register_strategy
+
+    monkeypatch.setattr("t2m.decoding.registry.STRATEGIES", dict(STRATEGIES))  # registered for this test only
+
+    @register_strategy("cautious", remasks=True, default_tau=0.1, tau_range=(0.05, 0.25))
+    def cautious(view):
+        """Remask what became unlikely, but only a little."""
+        return view.p_old < view.tau, view.p_old
+
+    s = build({"strategy": ["lowprob", "cautious"], "tau": "allowed"})
+    taus = {d.strategy: d.distribution for d in s.dims if d.key == "tau"}
+    assert (taus["cautious"].low, taus["cautious"].high) == (0.05, 0.25) and (taus["lowprob"].low, taus["lowprob"].high) == (0.0, 1.0)
+    assert {d.key for d in s.dims_for("cautious")} == {"tau"}
+
+
+def test_command_line_fixes_or_narrows_dimensions():
+    s = build(CHEAPER, "strategy=lowprob,logitdiff", "c_max=1", "rho_max=interval(0.2,0.5)", "threshold=0.7")
+    assert s.strategies == ["lowprob", "logitdiff"]
+    by_key = {d.key: d for d in s.dims if d.strategy is None}
+    assert not by_key["c_max"].searched and by_key["c_max"].value == 1
+    assert (by_key["rho_max"].distribution.low, by_key["rho_max"].distribution.high) == (0.2, 0.5)
+    assert not by_key["threshold"].searched
+    s = build(CHEAPER, "strategy=lowprob", "tau=0.1,0.3")
+    assert not s.strategy.searched and s.strategy.value == "lowprob"
+    assert next(d for d in s.dims if d.key == "tau").distribution.choices == (0.1, 0.3)
+    # a decoding key the space lacks becomes a dimension
+    assert any(d.key == "block_length" and d.searched for d in build(CHEAPER, "block_length=16,32").dims)
+
+
+def test_named_sweeps_grids_are_the_papers_109_configurations():
+    grids = OmegaConf.load(sweep.SWEEPS_DIR / "paper_ablation.yaml").hydra.sweeper.grids
+    s = build({}, grids=grids)
+    assert s.strategies == ["t2t", "lowprob", "t2t_remask", "logitdiff"]
+    points = {(st, t, None, None) if st == "t2t" else (st, t, c, r) for st, t, c, r in enumerate_space(s)}
+    assert points == PAPER
+    assert build({}, "c_max=1", grids=grids).dims_for("lowprob")[1].value == 1  # the command line applies to every grid
+
+
+@pytest.mark.parametrize("spec,overrides,message", [
+    ({"strategy": ["lowprob"], "c_max": []}, (), "empty list"),
+    ({"strategy": ["lowprob", "foo"]}, (), "strategy='foo' in the search space is unknown"),
+    ({"strategy": ["lowprob", "t2t"]}, ("rho_max=interval(0.6,0.2)",), "low end is above its high end"),
+    ({"strategy": ["lowprob", "t2t"]}, ("rho_max=interval(0,0.5)",), "rho_max=interval(0, 0.5) step 0.01 in the search space: rho_max=0.0 is out of range"),
+    ({"strategy": ["lowprob", "t2t"]}, ("c_max=0,1",), "c_max=0 is invalid"),
+    ({"strategy": ["lowprob"]}, (), "the search space is empty"),
+    ({"strategy": ["lowprob", "t2t"], "foo": [1, 2]}, (), "hydra.sweeper.space.foo is not a decoding key"),
+    ({"strategy": ["lowprob", "t2t"], "tau": {"logitdiff": "allowed"}}, (), "logitdiff is not a strategy of this search"),
+    ({"strategy": ["lowprob", "t2t"], "c_max": "allowed"}, (), "allowed is only for tau"),
+    ({"strategy": ["lowprob", "t2t"]}, ("c_max=interval(1,5)",), "c_max takes integers"),
+    ({"strategy": ["lowprob", "t2t"]}, ("tau=glob(*)",), "cannot be searched"),
+    ({"strategy": ["lowprob", "t2t"]}, ("dataset=arith100,arith1000",), "cannot be searched"),
+    ({"strategy": ["lowprob", "t2t"]}, ("strategy=t2t", "c_max=1,3"), "c_max=1,3 changes nothing: c_max does not apply to strategy t2t"),
+    ({"strategy": ["lowprob", "t2t"]}, ("strategy=none", "tau=interval(0.1,0.5)"), "tau does not apply to strategy none"),
+])  # fmt: skip
+def test_an_empty_contradictory_or_invalid_space_is_one_line(spec, overrides, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")) as e:
+        build(spec, *overrides)
+    assert "\n" not in str(e.value)
+
+
+def test_suggested_configurations_are_points_of_the_space():
+    s = build(CHEAPER)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(40):
+        trial = study.ask()
+        values = s.suggest(trial)
+        assert s.contains(values)
+        assert set(values) == {"strategy", *(d.key for d in s.dims_for(values["strategy"]))}
+        params, dists = s.params(values)
+        assert set(params) == set(trial.params) == set(dists) == set(trial.distributions)
+        assert all(space._same(params[k], trial.params[k]) for k in params)  # up to float noise (0.41 vs 0.41000000000000003)
+        study.tell(trial, [0.5, 5.0])
+    assert not s.contains({"strategy": "lowprob", "tau": 0.3, "c_max": 4, "rho_max": 0.5, "threshold": 0.7})  # 4 is not a choice
+    assert s.contains({"strategy": "t2t", "tau": 0.5, "threshold": 0.7})  # the baseline is a point of the cheaper space
+
+
+def test_float_choices_compose_like_the_grid():
+    # rho_max=1 and rho_max=1.0 are one configuration: the space holds floats for float keys
+    s = build({"strategy": ["lowprob", "t2t"], "rho_max": [1, 0.5]})
+    assert next(d for d in s.dims if d.key == "rho_max").distribution.choices == (1.0, 0.5)
+    assert space.override("rho_max", 1.0) == "rho_max=1.0" and space.override("c_max", None) == "c_max=null"
+
+
+def test_objectives_are_named_and_checked():
+    assert [o.column for o in objectives.parse(["accuracy", "forwards"])] == ["accuracy", "mean_forwards"]
+    for bad, message in ((["accuracy", "speed"], "'speed' is unknown"), ([], "is empty"), (["forwards", "forwards"], "twice")):
+        with pytest.raises(ConfigError, match=message):
+            objectives.parse(bad)
+    with pytest.raises(ConfigError, match="max_accuracy_drop=2"):
+        objectives.check_drop(2)
+    assert objectives.violation(0.35, 0.37, 0.02) == 0.0 and objectives.violation(0.34, 0.37, 0.02) > 0
+
+
+def test_stages():
+    assert stage_limits([0.2, 0.5], 100) == [20, 50, 100]
+    assert stage_limits([0.2, 0.5], 3) == [1, 2, 3]
+    assert stage_limits([], 100) == [100]
+    for bad in ([0.5, 0.2], [0.2, 1.0], [0]):
+        with pytest.raises(ConfigError):
+            check_stages(bad)
+
+
+def test_fronts_and_hypervolume():
+    losses = np.array([[1, 3], [2, 2], [3, 1], [3, 3], [2, 2]], float)
+    assert non_dominated(losses).tolist() == [True, True, True, False, True]
+    assert pareto_ranks(losses).tolist() == [0, 0, 0, 1, 0]
+    assert pareto_ranks(losses, violations=[0, 0, 0.5, 0, 0]).tolist() == [0, 0, 2, 1, 0]  # infeasible after every feasible layer
+    assert hypervolume_2d(losses, [4, 4]) == 6.0
+    assert hypervolume_2d([[5, 5]], [4, 4]) == 0.0  # beyond the reference: nothing
+
+
+def test_hypervolume_agrees_with_optunas():
+    from optuna._hypervolume import compute_hypervolume
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        pts = rng.random((int(rng.integers(1, 30)), 2))
+        front = pts[non_dominated(pts)]
+        assert math.isclose(hypervolume_2d(pts, [1.1, 1.2]), compute_hypervolume(front, np.array([1.1, 1.2])), rel_tol=1e-9)
+
+
+def _study_with_stage(points_at_20, mine):
+    """A two-objective study (accuracy up, forwards down) whose trials reached stage 20 with `points_at_20`."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for values in points_at_20:
+        t = study.ask()
+        t.set_user_attr(STAGES, {"20": {"values": values, "violation": 0.0}})
+    trial = study.ask()
+    trial.set_user_attr(STAGES, {"20": {"values": mine, "violation": 0.0}})
+    trial.set_user_attr("stage", 20)
+    return study, trial
+
+
+def test_pareto_halving_keeps_the_best_third_of_a_stage():
+    pruner = ParetoHalvingPruner(reduction_factor=3)
+    others = [[0.40, 5.0], [0.35, 4.5], [0.30, 6.0], [0.25, 7.0], [0.20, 7.5]]
+    study, trial = _study_with_stage(others, [0.38, 4.8])  # on the front of its stage: never pruned
+    assert not pruner.prune(study, trial)
+    study, trial = _study_with_stage(others, [0.20, 8.0])  # dominated by everything
+    assert pruner.prune(study, trial)
+    study, trial = _study_with_stage(others, [0.33, 5.5])  # layer 1: 2 ahead of it, ceil(6/3) = 2 kept -> pruned
+    assert pruner.prune(study, trial)
+    study.set_user_attr(REFERENCE, {"20": []})
+    assert not ParetoHalvingPruner(reduction_factor=2).prune(study, trial)  # 2 ahead, ceil(6/2) = 3 kept
+    study, trial = _study_with_stage(others[:2], [0.20, 8.0])  # dominated, but 3 configurations are too few to halve
+    assert not pruner.prune(study, trial)
+    study, trial = _study_with_stage(others[:3], [0.20, 8.0])  # 4: 3 ahead, ceil(4/3) = 2 kept -> pruned
+    assert pruner.prune(study, trial)
+
+
+def test_search_files_compose():
+    sweep.register_named_sweeps()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(sweep.CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["search=cheaper"], return_hydra_config=True)
+        assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.OptunaSweeper"
+        assert cfg.hydra.mode.name == "MULTIRUN" and cfg.experiment == "search_cheaper/arith100"
+        cfg = compose("config", overrides=["search=paper_ablation"], return_hydra_config=True)
+        assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.OptunaSweeper" and len(cfg.hydra.sweeper.grids) == 4
+        cfg = compose("config", overrides=["sweep=quick"], return_hydra_config=True)
+        assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.UnionSweeper"  # no search: the union sweeper
+    GlobalHydra.instance().clear()
+
+
+def test_paper_space_is_categorical():
+    grids = OmegaConf.load(sweep.SWEEPS_DIR / "paper_ablation.yaml").hydra.sweeper.grids
+    s = build({}, grids=grids)
+    assert all(isinstance(d.distribution, CategoricalDistribution) for d in s.dims if d.searched)
+    assert isinstance(build(CHEAPER).dims[-1].distribution, FloatDistribution)
