@@ -56,3 +56,42 @@ def t2m_cli(tmp_path):
         return p
 
     return run
+
+
+@pytest.fixture
+def cli(monkeypatch, capfd, tmp_path):
+    """Run `python -m t2m.sweep ARGS` through `cli.main` in this process: the real command line
+    (Hydra, conf/, the checks, decoder, store, W&B) without a Python start-up; returns (exit status,
+    stdout, stderr). The model, once loaded, stays cached for the next call, as in a sweep."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from t2m.pipeline import cli as command
+    from t2m.pipeline import network, task, tracking
+
+    for name in [k for k in os.environ if k.startswith(("WANDB_", "HYDRA_", "HF_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / f".{name.lower()}"))
+    monkeypatch.setattr(tracking, "_broken", None)
+    monkeypatch.setattr(tracking, "_offline", None)
+    network.hub_offline.cache_clear()
+
+    def run(cwd: Path, *args: str) -> tuple[int, str, str]:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["t2m.sweep", *args])
+        monkeypatch.setattr(task, "PROGRESS", task.Progress())
+        GlobalHydra.instance().clear()
+        capfd.readouterr()
+        try:
+            command.main()
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        finally:
+            GlobalHydra.instance().clear()
+            os.environ.pop("HYDRA_FULL_ERROR", None)  # cli.main sets it for Hydra; a user who sets it wants tracebacks
+        out, err = capfd.readouterr()
+        return code, out, err
+
+    return run

@@ -2,8 +2,9 @@
 
     Preflight      a single run: check the config, dataset, model and directories before Hydra creates
                    the run directory (a sweep's jobs are checked by the union sweeper the same way)
-    SweepOutputs   when a multirun ends: the sweep's table and plot and its W&B summary run; the same
-                   outputs can be rebuilt at any time with `python -m t2m.report <sweep dir>`
+    SweepOutputs   when a multirun ends: the sweep's table and plot and its W&B summary run (the same
+                   outputs can be rebuilt at any time with `python -m t2m.report <sweep dir>`), then
+                   one line naming the configurations that failed, if any (t2m.pipeline.outcomes)
 """
 
 from __future__ import annotations
@@ -30,7 +31,24 @@ class Preflight(Callback):
 
 
 class SweepOutputs(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from t2m.pipeline.task import PROGRESS
+        from t2m.pipeline.validate import absolute
+
+        # What an interrupted or incomplete sweep says, even when its jobs run elsewhere (SLURM).
+        PROGRESS.mode, PROGRESS.out_dir = "MULTIRUN", absolute(config.hydra.sweep.dir)
+
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from t2m.pipeline import outcomes
+        from t2m.pipeline.validate import Rejected
+
+        self._outputs(config)
+        try:
+            outcomes.check_complete()
+        except outcomes.SweepIncomplete as e:
+            raise Rejected(e) from e  # Hydra turns an Exception from a callback into a warning
+
+    def _outputs(self, config: DictConfig) -> None:
         from t2m.pipeline import report, tracking
         from t2m.pipeline.baseline import NONE, BaselineError
         from t2m.pipeline.task import PROGRESS
@@ -40,7 +58,7 @@ class SweepOutputs(Callback):
         overlay = absolute(config.report.overlay) if config.report.overlay else None
         # What the sweeper recorded in multirun.yaml (a search pins its baseline to its context), else the key.
         baseline = report.sweep_baseline(sweep_dir) if (sweep_dir / "multirun.yaml").exists() else config.get("baseline")
-        PROGRESS.current = {}
+        PROGRESS.current = []
         try:
             try:
                 table, png = report.build(sweep_dir, overlay=overlay, baseline=baseline)

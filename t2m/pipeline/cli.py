@@ -1,14 +1,17 @@
 """The command line behind `python -m t2m.sweep`: Hydra with t2m's config, named sweeps and errors.
 
     python -m t2m.sweep                                              # one configuration (conf/config.yaml)
-    python -m t2m.sweep -m strategy=lowprob,logitdiff tau=0.1,0.3    # a grid, one job per configuration
+    python -m t2m.sweep -m strategy=lowprob,logitdiff tau=0.1,0.3    # a grid: four configurations (+ the baseline)
     python -m t2m.sweep -m sweep=paper_ablation                      # a named sweep from sweeps/
+    python -m t2m.sweep -m sweep=paper_ablation hydra/launcher=slurm hydra.launcher.jobs=4   # as 4 SLURM jobs
 
-Every job runs `t2m.pipeline.task.run`. Every mistake a user can fix ends the command with one line
+Every configuration runs `t2m.pipeline.task` (packed with others by t2m's launchers). Every mistake a user can fix ends the command with one line
 on stderr: a bad config, dataset file, model directory or results directory with status 2, before
 anything is loaded or written; a configuration another process is decoding (store.if_busy=stop) with
-status 75; Ctrl-C with status 130, saying what was kept and the command that resumes. With
-HYDRA_FULL_ERROR=1 in the environment every error shows its traceback instead.
+status 75; Ctrl-C with status 130, saying what was kept and the command that resumes; a sweep in which
+some configurations failed (a job that crashed, was cancelled or ran out of requeues) writes its table
+and plot from the others and ends with status 1, naming the incomplete ones and the command that
+resumes them. With HYDRA_FULL_ERROR=1 in the environment every error shows its traceback instead.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from t2m.pipeline.validate import EXIT_CODE, ConfigError, Rejected, exit_on_erro
 
 EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: try again later
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
+EXIT_INCOMPLETE = 1  # a sweep whose table was written, but some configurations failed (the line says which)
 
 
 def register_named_sweeps() -> None:
@@ -81,9 +85,13 @@ def kept() -> str:
     parts = []
     if PROGRESS.finished:
         parts.append(f"{PROGRESS.finished} finished configuration{'s' * (PROGRESS.finished != 1)}")
-    if PROGRESS.current:
-        c = PROGRESS.current
+    if len(PROGRESS.current) == 1:
+        (c,) = PROGRESS.current
         parts.append(f"{len(c['entry'].records(c['ids']))}/{c['total']} samples of {c['label']} (in {c['entry'].path})")
+    elif PROGRESS.current:  # a packed job: several configurations were in progress
+        kept_samples = sum(len(c["entry"].records(c["ids"])) for c in PROGRESS.current)
+        stores = sorted({str(c["entry"].path.parent) for c in PROGRESS.current})
+        parts.append(f"{kept_samples} samples of {len(PROGRESS.current)} unfinished configurations (in {', '.join(stores)})")
     return "kept " + (" and ".join(parts) if parts else "every finished sample") + f" under {PROGRESS.out_dir}"
 
 
@@ -106,7 +114,9 @@ def main() -> None:
     except BaseException as e:  # noqa: BLE001 - sorted below: a user's mistake is one line, a bug a traceback
         if isinstance(e, Rejected):  # a Hydra callback had to leave by a BaseException; the error is inside
             e = e.error
-        if full_error or isinstance(e, SystemExit):
+        from t2m.pipeline.outcomes import SweepIncomplete
+
+        if (full_error and not isinstance(e, SweepIncomplete)) or isinstance(e, SystemExit):
             raise
         fail(e)
 
@@ -115,6 +125,10 @@ def fail(e: BaseException) -> None:
     """End the command with one line for the errors a user can act on; re-raise anything else."""
     from t2m.pipeline.task import ResultsUnwritable
 
+    from t2m.pipeline.outcomes import SweepIncomplete
+
+    if isinstance(e, SweepIncomplete):
+        exit_on_error(f"{e}; resume with: {resume_command()}", EXIT_INCOMPLETE)
     if isinstance(e, KeyboardInterrupt):
         exit_on_error(f"interrupted; {kept()}; resume with: {resume_command()}", EXIT_INTERRUPTED)
     if isinstance(e, ResultsUnwritable):

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from t2m.pipeline.lock import FileLock
-from t2m.pipeline.store import SAMPLES, Entry, atomic_write_json, atomic_write_text, read_records
+from t2m.pipeline.store import SAMPLES, Entry, _jsonable, atomic_write_json, atomic_write_text, read_records
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +70,23 @@ class JobDir:
 
     def finish(self, entry: Entry, ids: list[str], config_yaml: str, hydra_record: dict[str, str], summary: dict) -> None:
         """Write the summary; first move another configuration's view aside, now that there is a
-        valid replacement for it."""
+        valid replacement for it. A summary that says the same already (a re-run, a requeued job of a
+        complete configuration, perhaps after the sweep ended) stays as it is, with its paired
+        comparison and the record of the run that wrote it."""
         shown = self.shows()
         if shown not in (None, entry.fingerprint):
             self._move_aside(shown)
         self._put_view(entry, ids, config_yaml, hydra_record)
-        atomic_write_json(self.path / SUMMARY, summary)
+        if not self._shows_summary(summary):
+            atomic_write_json(self.path / SUMMARY, summary)
+
+    def _shows_summary(self, summary: dict) -> bool:
+        try:
+            old = json.loads((self.path / SUMMARY).read_text())
+        except (OSError, ValueError):
+            return False
+        new = json.loads(json.dumps(summary, default=_jsonable))
+        return isinstance(old, dict) and _lasting(old) == _lasting(new)
 
     def _put_view(self, entry: Entry, ids: list[str], config_yaml: str, hydra_record: dict[str, str]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -106,6 +117,12 @@ class JobDir:
                 shutil.move(str(src), str(dest / name))
         log.warning("%s showed another configuration (%s); moved its files to %s (its samples stay in the store)",
                     self.path, shown, dest)  # fmt: skip
+
+
+def _lasting(summary: dict) -> dict:
+    """A summary without what differs between two runs of the same results: when and by which command
+    it was written (`repro`), and the sweep's comparison that the report adds later (`paired`)."""
+    return {k: v for k, v in summary.items() if k not in ("repro", "paired")}
 
 
 def read_pointer(job_dir: Path) -> dict | None:

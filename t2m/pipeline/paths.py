@@ -1,9 +1,13 @@
-"""Where the pipeline's files live: the Hydra config tree (`conf/`) and the named sweeps (`sweeps/`),
-both at the top of the repository beside the `t2m` package."""
+"""Where the pipeline's files live: the Hydra config tree (`conf/`) and the named sweeps (`sweeps/`).
+
+In a checkout they are at the top of the repository, and `t2m/conf`, `t2m/sweeps` are links to them;
+an installed package holds copies at those places (pyproject.toml ships them as package data), so the
+same paths work for an editable install, a wheel and a plain checkout.
+"""
 
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]  # t2m/
-REPO = PACKAGE.parent
-CONF_DIR = REPO / "conf"
-SWEEPS_DIR = REPO / "sweeps"
+REPO = PACKAGE.parent  # the checkout (site-packages, when installed)
+CONF_DIR = PACKAGE / "conf"
+SWEEPS_DIR = PACKAGE / "sweeps"

@@ -80,8 +80,10 @@ def load_plugins(cfg: DictConfig) -> None:
         raise ConfigError(str(e)) from None
 
 
-def check(cfg: DictConfig) -> DecodeConfig:
-    """Raise ConfigError on the first bad value; return the validated DecodeConfig."""
+def check(cfg: DictConfig, here: bool = True) -> DecodeConfig:
+    """Raise ConfigError on the first bad value; return the validated DecodeConfig. `here`: the job
+    runs on this host, so the device it asks for must be here (a sweep submitted to SLURM from a
+    CPU-only login node checks that in each job instead, on the node it lands on)."""
     check_keys(cfg)
     load_plugins(cfg)  # before `tau` resolves: a strategy of your own has its default there
     try:
@@ -92,10 +94,10 @@ def check(cfg: DictConfig) -> DecodeConfig:
                     OmegaConf.to_container(value, resolve=True)
     except OmegaConfBaseException as e:
         raise ConfigError(_omegaconf_line(e)) from None
-    return _check_values(cfg)
+    return _check_values(cfg, here)
 
 
-def _check_values(cfg: DictConfig) -> DecodeConfig:
+def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
     from t2m.data import DATASETS, PROMPT_TEMPLATES
 
     dc = decode_config(cfg)
@@ -122,11 +124,8 @@ def _check_values(cfg: DictConfig) -> DecodeConfig:
         raise ConfigError(f"model.dtype={m.dtype!r} is unknown; allowed: {', '.join(DTYPES)}")
     if not _DEVICE.match(str(m.device)):
         raise ConfigError(f"model.device={m.device!r} is unknown; allowed: cpu, auto, cuda, cuda:N, mps")
-    if str(m.device).startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(f"model.device={m.device!r} but CUDA is not available here; allowed: cpu or auto")
+    if here:
+        check_device(str(m.device))
     if m.name_or_path is not None and looks_local(str(m.name_or_path)) and not absolute(m.name_or_path).is_dir():
         raise ConfigError(f"model.name_or_path={m.name_or_path!r} does not exist; allowed: a checkpoint directory or a hub id")
     for key in ("mask_id", "eos_id"):
@@ -149,6 +148,28 @@ def _check_values(cfg: DictConfig) -> DecodeConfig:
     if not str(store.dir).strip():
         raise ConfigError("store.dir is empty; allowed: a directory (default: <results_dir>/store)")
     return dc
+
+
+def check_device(device: str) -> None:
+    """The CUDA device a job asks for exists where it runs; one line naming the host (and the SLURM
+    job and the GPUs it was given) when not, before the model loads."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    index = int(device.split(":")[1]) if ":" in device else 0
+    found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if index < found:
+        return
+    import os
+    import platform
+
+    where = platform.node()
+    if os.environ.get("SLURM_JOB_ID"):
+        where += f" (SLURM job {os.environ['SLURM_JOB_ID']}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})"
+    why = "CUDA is not available" if not found else f"only {found} CUDA device(s) are visible"
+    raise ConfigError(f"model.device={device!r} but {why} on {where}, torch {torch.__version__}; allowed: cpu or auto, "
+                      f"or a node with the GPU (hydra/launcher=slurm_a100)")  # fmt: skip
 
 
 def check_keys(cfg: DictConfig) -> None:

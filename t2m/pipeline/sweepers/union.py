@@ -16,7 +16,14 @@ With no grids this is exactly the basic sweeper. Before anything is launched (be
 directory exists), every job's config is composed once and checked like a single run's (values, keys,
 dataset file, model directory, results directories: `t2m.pipeline.preflight`), so a bad input stops the
 sweep with one line before a model loads or a file is written; jobs whose composed configs are
-identical (e.g. `strategy=t2t` and `strategy=t2t tau=0.5`) run once.
+identical (e.g. `strategy=t2t` and `strategy=t2t tau=0.5`) run once. The device a job asks for is
+checked here only when the launcher runs jobs on this host: a GPU sweep is submitted to SLURM from a
+CPU-only login node, and each job checks its GPU on the node it lands on.
+
+Unlike the basic sweeper, a configuration that failed does not end the sweep: its FAILED JobReturn is
+recorded (`t2m.pipeline.outcomes`), the other configurations go on, the table and plot are written
+from them, and the sweep ends with one line naming the incomplete configurations and the command that
+resumes them.
 """
 
 from __future__ import annotations
@@ -25,13 +32,14 @@ import itertools
 import json
 import logging
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from t2m.pipeline import baseline
+from t2m.pipeline import baseline, composed, outcomes
 from t2m.pipeline.preflight import preflight
 from t2m.pipeline.validate import ConfigError, absolute, check
 
@@ -80,7 +88,30 @@ class UnionSweep:
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.grids = dict(grids or {})
 
-    # BasicSweeper.sweep calls these two; everything else (multirun.yaml, batches, launching) is Hydra's.
+    def sweep(self, arguments: list[str]) -> Any:
+        """BasicSweeper.sweep (multirun.yaml, batches, launching), except that failed configurations
+        are recorded instead of raised, so the others still reach the table and plot."""
+        outcomes.reset()
+        try:
+            params_conf = self._parse_config()
+            params_conf.extend(arguments)
+            parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+            self.overrides = self.split_arguments(parser.parse_overrides(params_conf), self.max_batch_size)
+            sweep_dir = Path(self.config.hydra.sweep.dir)
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+            returns, initial_job_idx = [], 0
+            while not self.is_done():
+                batch = self.get_job_batch()
+                results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+                outcomes.record(results)
+                initial_job_idx += len(batch)
+                returns.append(results)
+            return returns
+        finally:
+            composed.forget()
+
+    # BasicSweeper's batching calls these two.
     def split_arguments(self, overrides: list[Override], max_batch_size: int | None) -> list[list[list[str]]]:
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         grids = [parser.parse_overrides(grid_overrides(g)) for g in self.grids.values()]
@@ -107,9 +138,10 @@ class UnionSweep:
     def _unique(self, jobs: list[list[str]]) -> tuple[list[list[str]], list[tuple[dict, DictConfig]]]:
         """Compose and check every job; drop the ones that compose like an earlier one."""
         seen, kept, rows = set(), [], []
+        here = getattr(self.launcher, "_EXECUTOR", None) != "slurm"  # submitit's SLURM launchers (hydra's and t2m's) run jobs elsewhere
         for job in jobs:
-            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
-            check(cfg)
+            cfg = composed.sweep_config(self.hydra_context.config_loader, self.config, job)  # the launcher reuses it
+            check(cfg, here=here)
             preflight(cfg, absolute(self.config.hydra.sweep.dir))  # cached: the dataset and model are read once
             with open_dict(cfg):
                 del cfg["hydra"]  # job numbers and output dirs differ by construction

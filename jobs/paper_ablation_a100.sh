@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The paper's 109-configuration ablation (LLaDA2.1-mini on CMATH-100) on A100s, packed into a few
+# SLURM jobs: JOBS jobs (default 4), each loading the model once and decoding its ~28 configurations
+# together; every configuration still gets its own job directory, summary and W&B run.
+#
+# Needs: SLURM with A100s as GRES gpu:a100 (other clusters: see conf/hydra/launcher/slurm_a100.yaml);
+#   t2m installed where the nodes see it; SWEEP_DIR and the store on a filesystem every node shares;
+#   LLaDA2.1-mini in the Hugging Face cache (or MODEL_PATH=/path/to/checkpoint); the CMATH test split
+#   as JSONL (CMATH=/path/to/cmath_test.jsonl). Submit from the login node, in tmux or screen: the
+#   command waits for the jobs, then writes the table and plot.
+# Resume (pre-emption, time-outs past max_num_timeout, a failed or cancelled job): run the same command
+#   again. Finished configurations are kept and not logged again; the others go on where they stopped.
+#
+#   CMATH=/data/cmath_test.jsonl bash jobs/paper_ablation_a100.sh [overrides, e.g. hydra.launcher.partition=gpu]
+set -euo pipefail
+: "${CMATH:?set CMATH=/path/to/cmath_test.jsonl}"
+exec python -m t2m.sweep -m sweep=paper_ablation \
+    model=llada2_1_mini ${MODEL_PATH:+model.name_or_path="$MODEL_PATH"} dataset=cmath100 dataset.path="$CMATH" \
+    hydra/launcher=slurm_a100 hydra.launcher.jobs="${JOBS:-4}" \
+    hydra.sweep.dir="${SWEEP_DIR:-results/paper_ablation_a100}" "$@"

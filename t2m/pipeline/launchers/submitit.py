@@ -1,0 +1,98 @@
+"""hydra-submitit-launcher, packed: one submitit job (a SLURM job, or a local process) per pack.
+
+    python -m t2m.sweep -m sweep=paper_ablation hydra/launcher=slurm_a100 hydra.launcher.jobs=4
+    python -m t2m.sweep -m sweep=quick hydra/launcher=local hydra.launcher.jobs=2    # 2 processes here
+
+hydra-submitit-launcher submits one job per configuration (the paper's ablation would load the model
+109 times). Here the jobs are dealt into packs (`t2m.pipeline.launchers.packs`) and each pack is one
+submitit job (one task of a job array), which runs its configurations as one packed job
+(`t2m.pipeline.launchers.runner`) and returns one JobReturn per configuration.
+
+Pre-emption, requeue and time-outs: submitit's SLURM jobs handle USR2 (sent `signal_delay_s` before
+the time limit, or by `scancel --signal=USR2`) by requeueing the same pack (this class is
+checkpointable: `checkpoint` resubmits the same arguments), up to `max_num_timeout` times for time-outs;
+a job killed or requeued by SLURM (`scontrol requeue`, pre-emption with `--requeue`) runs its pack again
+from the start. Either way the pack claims its configurations again and decodes only what the store
+lacks: nothing is lost, nothing decoded twice, complete configurations are not logged again. A job
+that fails or runs out of requeues comes back as FAILED JobReturns for its configurations, never as an
+exception, so the others still reach the table.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Sequence
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, setup_globals
+from omegaconf import OmegaConf
+
+from t2m.pipeline.launchers.packs import check_packing, deal
+from t2m.pipeline.launchers.runner import compose, failed_returns, run_configurations
+
+log = logging.getLogger(__name__)
+
+
+class PackedSubmitit:
+    """Mixed into hydra-submitit-launcher's SlurmLauncher / LocalLauncher (hydra_plugins.t2m_launchers)."""
+
+    def __init__(self, configs_per_job: int | None = None, jobs: int | None = None, **params: Any) -> None:
+        check_packing(configs_per_job, jobs)
+        self.configs_per_job, self.jobs = configs_per_job, jobs
+        super().__init__(**params)
+
+    # ---- in the job ------------------------------------------------------------------------------
+
+    def __call__(self, pack: list[tuple[list[str], int]], singleton_state: dict) -> list[JobReturn]:
+        """One pack, on the node the job landed on: (overrides, job number) per configuration."""
+        import submitit
+
+        Singleton.set_state(singleton_state)
+        setup_globals()
+        job_id = submitit.JobEnvironment().job_id
+        configs = [compose(self.hydra_context, self.config, overrides, num=num, job_id=job_id) for overrides, num in pack]
+        returns = run_configurations(self.hydra_context, self.task_function, configs)
+        for r in returns:
+            if r.status == JobStatus.FAILED:  # one line in the job's own log (.submitit/<job>/*_log.err)
+                from t2m.pipeline.outcomes import reason
+
+                print(f"t2m.sweep: job {r.hydra_cfg.hydra.job.num} failed: {reason(r._return_value)}", file=sys.stderr, flush=True)
+        return returns
+
+    # ---- on the submitting host ------------------------------------------------------------------
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        executor = self._executor()
+        packs = deal(len(job_overrides), self.configs_per_job, self.jobs)
+        args = [[(list(job_overrides[i]), initial_job_idx + i) for i in pack] for pack in packs]
+        sweep_dir = str(self.config.hydra.sweep.dir)
+        jobs = executor.map_array(self, args, [Singleton.get_state()] * len(packs))
+        log.info(f"Submitted {len(job_overrides)} configurations as {len(jobs)} {self._EXECUTOR} job(s) of up to "
+                 f"{max(map(len, packs), default=0)}: {', '.join(j.job_id for j in jobs)}; logs in {sweep_dir}/.submitit/")  # fmt: skip
+        returns: list = [None] * len(job_overrides)
+        for pack, job in zip(packs, jobs):
+            try:
+                results = job.results()[0]
+            except Exception as e:  # noqa: BLE001 - killed, cancelled, out of requeues, crashed: its configurations are incomplete
+                configs = [compose(self.hydra_context, self.config, job_overrides[i], num=initial_job_idx + i, job_id=job.job_id) for i in pack]
+                results = failed_returns(configs, e)
+            failed = sum(r.status != JobStatus.COMPLETED for r in results)
+            log.info(f"Job {job.job_id}: {len(results) - failed} of {len(results)} configurations complete")
+            for i, r in zip(pack, results):
+                returns[i] = r
+        return returns
+
+    def _executor(self):
+        """The submitit executor, built from the launcher's config as hydra-submitit-launcher builds it."""
+        import submitit
+        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+        params = dict(self.params)
+        init = {"folder": params.pop("submitit_folder")}
+        if "max_num_timeout" in params:
+            init[f"{self._EXECUTOR}_max_num_timeout"] = params.pop("max_num_timeout")
+        executor = submitit.AutoExecutor(cluster=self._EXECUTOR, **init)
+        common = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(**{k if k in common else f"{self._EXECUTOR}_{k}": v for k, v in params.items()})
+        return executor
