@@ -106,6 +106,11 @@ def main() -> None:
     if str(REPO) not in sys.path:
         sys.path.append(str(REPO))
     register_named_sweeps()
+    from hydra.core.hydra_config import HydraConfig
+
+    # A command run again in one process (the Python API, the tests) must not resolve relative paths
+    # against the previous command's directory: Hydra keeps its last job's config in a singleton.
+    HydraConfig.instance().cfg = None
     from t2m.pipeline.task import run  # the task's own module, so that it pickles by reference (submitit)
 
     task = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(run)
