@@ -18,6 +18,7 @@ its samples already in the store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -99,10 +100,8 @@ class Workers:
 
     def __exit__(self, *exc) -> None:
         self.lock.release()
-        try:
+        with contextlib.suppress(OSError):  # already gone: nothing to clean up
             (self.dir / f"{self.me}.lock").unlink()
-        except OSError:
-            pass
 
     def alive(self, worker: str | None) -> bool:
         """Whether `worker` still runs: it holds its lock. A worker that never wrote one is gone."""
