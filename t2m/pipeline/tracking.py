@@ -190,7 +190,10 @@ def _mode(tracker) -> str:
 def _init(tracker, wandb_dir: Path, **kwargs):
     import wandb
 
-    wandb_dir = Path(wandb_dir)
+    # Absolute: W&B writes a run's .wandb log from its service process, which the first run of this
+    # Python process started and which resolves a relative dir against the directory it was started
+    # in; after a chdir (a second command in one process, a notebook) the log would be lost.
+    wandb_dir = Path(wandb_dir).absolute()
     wandb_dir.mkdir(parents=True, exist_ok=True)
     check_reachable(tracker)
     return wandb.init(
