@@ -37,9 +37,8 @@ import time
 
 import torch
 
-import t2m
 from t2m import DecodeConfig
-from t2m.bench.decoder import _ForwardTimer
+from t2m.bench.decoder import _timed
 from t2m.decoding.models import DiffusionLM, HFAdapter
 from transformers.modeling_utils import no_init_weights
 
@@ -150,17 +149,9 @@ def measure(model: DiffusionLM, batch_size: int, args) -> dict:
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    timer = _ForwardTimer(model.adapter, model.device)
-    model.adapter, original = timer, model.adapter
-    try:
-        start = time.perf_counter()
-        results = t2m.decode(model, prompts, configs, batch_size=batch_size)
-        wall = time.perf_counter() - start
-    finally:
-        model.adapter = original
-    forwards = sum(r.forwards for r in results)
+    results, wall, forwards, forward_s = _timed(model, prompts, configs, batch_size)
     return dict(
-        batch=batch_size, rows=n, wall=wall, forward_s=timer.seconds, row_forwards=forwards,
+        batch=batch_size, rows=n, wall=wall, forward_s=forward_s, row_forwards=forwards,
         tokens=sum(r.output_tokens for r in results), eos=sum(model.eos_id in r.tokens for r in results),
         peak_gb=torch.cuda.max_memory_allocated() / 1e9 if cuda else None,
     )  # fmt: skip

@@ -132,8 +132,8 @@ def load_model(
         except (OSError, ValueError, TypeError, AttributeError):
             tokenizer = None
 
-    mask_id = _first_id(mask_id, getattr(tokenizer, "mask_token_id", None), getattr(config, "mask_token_id", None))
-    eos_id = _first_id(eos_id, getattr(tokenizer, "eos_token_id", None), getattr(config, "eos_token_id", None))
+    mask_id = first_id(mask_id, getattr(tokenizer, "mask_token_id", None), getattr(config, "mask_token_id", None))
+    eos_id = first_id(eos_id, getattr(tokenizer, "eos_token_id", None), getattr(config, "eos_token_id", None))
     if mask_id is None:
         raise ValueError(f"{name} has no mask token (tokenizer.mask_token_id / config.mask_token_id); pass mask_id=")
     if eos_id is None:
@@ -168,7 +168,8 @@ def _resolve_device(device: str) -> str:
     return device
 
 
-def _first_id(*candidates) -> int | None:
+def first_id(*candidates) -> int | None:
+    """The first candidate that is set (a list counts by its first element), as an int."""
     for c in candidates:
         if isinstance(c, (list, tuple)):
             c = c[0] if c else None

@@ -157,7 +157,7 @@ def missing_jobs(spec: dict | str | None, jobs: Sequence[tuple[list[str], Mappin
             continue
         seen.add(ctx)
         kept = [o for o in overrides if _override_key(o) not in (*KNOBS, *spec)]
-        added.append(kept + [f"{k}={_override_value(v)}" for k, v in spec.items()])
+        added.append(kept + [f"{k}={override_value(v)}" for k, v in spec.items()])
     return added
 
 
@@ -174,7 +174,8 @@ def _override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
-def _override_value(v) -> str:
+def override_value(v) -> str:
+    """A value as Hydra's override grammar writes it (null, true/false, the rest as str)."""
     if v is None:
         return "null"
     if isinstance(v, bool):

@@ -174,6 +174,8 @@ def model_spec(m: DictConfig) -> ModelSpec:
 
 @lru_cache(maxsize=8)
 def _model_spec(name_or_path, revision, trust_remote_code, mask_id, eos_id) -> ModelSpec:
+    from t2m.decoding.models import first_id  # here: importing the decoder imports torch
+
     key = f"model.name_or_path={name_or_path!r}"
     if name_or_path is None:
         from t2m.tiny import CHECKPOINT
@@ -200,7 +202,7 @@ def _model_spec(name_or_path, revision, trust_remote_code, mask_id, eos_id) -> M
         raise ConfigError(f"{key} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)} loads); allowed: a checkpoint saved with its tokenizer")
     vocab = config.get("vocab_size")
     for what, given, from_tok, from_cfg in (("mask", mask_id, "mask_token_id", "mask_token_id"), ("EOS", eos_id, "eos_token_id", "eos_token_id")):
-        found = _first_id(given, getattr(tokenizer, from_tok, None), config.get(from_cfg))
+        found = first_id(given, getattr(tokenizer, from_tok, None), config.get(from_cfg))
         if found is None:
             raise ConfigError(f"{key} has no {what} token (tokenizer.{from_tok} and config.{from_cfg} are unset); "
                               f"allowed: set model.{what.lower()}_id=<token id>")  # fmt: skip
@@ -234,15 +236,6 @@ def _tokenizer(path: Path, trust_remote_code: bool):
         return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     except (OSError, ValueError, TypeError, AttributeError):
         return None
-
-
-def _first_id(*candidates) -> int | None:
-    for c in candidates:
-        if isinstance(c, (list, tuple)):
-            c = c[0] if c else None
-        if c is not None:
-            return int(c)
-    return None
 
 
 # ---- lengths -------------------------------------------------------------------------------------

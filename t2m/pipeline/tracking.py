@@ -17,6 +17,7 @@ be reached within a few seconds is said in one line, and the runs are written of
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -75,17 +76,11 @@ def log_configuration(tracker, *, wandb_dir: Path, run_id: str, name: str, group
     try:
         import wandb
 
-        run = _init(tracker, wandb_dir, id=run_id, name=name, group=group, job_type=job_type, config=config)
-        try:
+        with _run(tracker, wandb_dir, run_id, marker, name=name, group=group, job_type=job_type, config=config) as run:
             run.summary.update({k: v for k, v in summary.items() if _scalar(v)})
             if tracker.log_samples and records:
                 rows = [[r.get(c) for c in SAMPLE_COLUMNS] for r in records]
                 run.log({"samples": wandb.Table(columns=list(SAMPLE_COLUMNS), data=rows)})
-        finally:
-            local = Path(run.dir).parent
-            run.finish()
-        _supersede(wandb_dir, run_id, keep=local)
-        marker.write()
     except Exception as e:  # noqa: BLE001 - any W&B failure must leave the local results alone
         _give_up(e)
 
@@ -107,9 +102,8 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
         from t2m.analysis.repair import long_table
         from t2m.pipeline.plot import PANELS, plotly_figure
 
-        run = _init(tracker, wandb_dir, id=run_id, name=name, group=group, job_type="sweep",
-                    config={"sweep": group, "configurations": len(table)})  # fmt: skip
-        try:
+        config = {"sweep": group, "configurations": len(table)}
+        with _run(tracker, wandb_dir, run_id, marker, name=name, group=group, job_type="sweep", config=config) as run:
             df = table.assign(accuracy_pct=100 * table["accuracy"])
             df = df.astype(object).where(df.notna(), None).map(_python)  # NaN, <NA> -> None; numpy scalars -> Python
             cols = [c for c in df.columns if df[c].map(_scalar).all()]
@@ -124,11 +118,6 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
                 logged["repair"] = wandb.Table(columns=list(repair.columns), data=repair.values.tolist())
             run.log(logged)
             run.summary.update(sweep_summary(table))
-        finally:
-            local = Path(run.dir).parent
-            run.finish()
-        _supersede(wandb_dir, run_id, keep=local)
-        marker.write()
     except Exception as e:  # noqa: BLE001
         _give_up(e)
 
@@ -145,8 +134,7 @@ def log_search(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, 
     try:
         import wandb
 
-        run = _init(tracker, wandb_dir, id=run_id, name=name, group=group, job_type="search", config={"study": name})
-        try:
+        with _run(tracker, wandb_dir, run_id, marker, name=name, group=group, job_type="search", config={"study": name}) as run:
             df = trials.astype(object).where(trials.notna(), None).map(_python)
             cols = [c for c in df.columns if df[c].map(_scalar).all()]
             logged = {"trials": wandb.Table(columns=cols, data=df[cols].values.tolist())}
@@ -154,11 +142,6 @@ def log_search(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, 
                 logged["search_front"] = wandb.Image(str(plot_png))
             run.log(logged)
             run.summary.update(summary)
-        finally:
-            local = Path(run.dir).parent
-            run.finish()
-        _supersede(wandb_dir, run_id, keep=local)
-        marker.write()
     except Exception as e:  # noqa: BLE001
         _give_up(e)
 
@@ -185,6 +168,20 @@ def sweep_summary(table) -> dict:
 
 def _mode(tracker) -> str:
     return "offline" if _offline is not None and tracker.mode == "online" else tracker.mode
+
+
+@contextlib.contextmanager
+def _run(tracker, wandb_dir: Path, run_id: str, marker: "_Marker", **init):
+    """A W&B run that is always finished; once its body has logged everything, older offline copies
+    of it are moved aside and `marker` records that this content is in W&B."""
+    run = _init(tracker, wandb_dir, id=run_id, **init)
+    try:
+        yield run
+    finally:
+        local = Path(run.dir).parent
+        run.finish()
+    _supersede(wandb_dir, run_id, keep=local)
+    marker.write()
 
 
 def _init(tracker, wandb_dir: Path, **kwargs):

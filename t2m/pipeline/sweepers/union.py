@@ -51,7 +51,7 @@ def grid_overrides(grid: Mapping[str, Any]) -> list[str]:
     out = []
     for key, value in grid.items():
         values = list(value) if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
-        out.append(f"{key}={','.join(_override_value(v) for v in values)}")
+        out.append(f"{key}={','.join(baseline.override_value(v) for v in values)}")
     return out
 
 
@@ -170,11 +170,3 @@ def _axes(overrides: Sequence[Override]) -> "OrderedDict[str, list[str]]":
 
 def _product(axes: Mapping[str, list[str]]) -> list[list[str]]:
     return [list(job) for job in itertools.product(*axes.values())]
-
-
-def _override_value(v) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
