@@ -34,14 +34,7 @@ from t2m.pipeline import report
 from t2m.pipeline.jobdir import job_records
 
 
-def newest_sweep(root: Path = Path("../results")) -> Path:
-    sweeps = sorted(root.glob("*/*/multirun.yaml"), key=lambda p: p.stat().st_mtime)
-    if not sweeps:
-        raise FileNotFoundError(f"no sweep under {root}; run one (python -m t2m.sweep -m sweep=quick) or set RESULTS_DIR")
-    return sweeps[-1].parent
-
-
-results_dir = Path(RESULTS_DIR) if RESULTS_DIR else newest_sweep()
+results_dir = Path(RESULTS_DIR) if RESULTS_DIR else report.newest_sweep(Path("../results"))
 table, baseline, _ = report.table(results_dir, report.sweep_baseline(results_dir))
 repair = long_table(table)
 print(f"{results_dir}: {len(table)} configurations, {repair['job'].nunique() if len(repair) else 0} compared with the baseline {baseline}")

@@ -36,14 +36,7 @@ from t2m.pipeline.jobdir import entry_dirs
 from t2m.pipeline.store import read_jsonl
 
 
-def newest_sweep(root: Path = Path("../results")) -> Path:
-    sweeps = sorted(root.glob("*/*/multirun.yaml"), key=lambda p: p.stat().st_mtime)
-    if not sweeps:
-        raise FileNotFoundError(f"no sweep under {root}; run one with trajectory=true or set RESULTS_DIR")
-    return sweeps[-1].parent
-
-
-results_dir = Path(RESULTS_DIR) if RESULTS_DIR else newest_sweep()
+results_dir = Path(RESULTS_DIR) if RESULTS_DIR else report.newest_sweep(Path("../results"), "run one with trajectory=true")
 table, _, _ = report.table(results_dir, report.sweep_baseline(results_dir))
 recorded = {}
 for job in table["job"]:

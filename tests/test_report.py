@@ -252,3 +252,16 @@ def test_job_dirs_of_one_configuration_are_one_row(tmp_path):
     df = report.collect(tmp_path)
     assert sorted(df["job"]) == ["1_logitdiff", "3_lowprob", "4_lowprob_limit1"]
     assert df.set_index("job").loc["3_lowprob", "accuracy"] == 0.75 and df.set_index("job").loc["1_logitdiff", "complete"]
+
+
+def test_newest_sweep_is_the_last_written_and_an_empty_root_says_how_to_make_one(tmp_path):
+    import os
+
+    older, newer = tmp_path / "adhoc" / "a", tmp_path / "quick" / "b"
+    for when, sweep in enumerate([older, newer]):
+        sweep.mkdir(parents=True)
+        (sweep / "multirun.yaml").write_text("{}")
+        os.utime(sweep / "multirun.yaml", (1_000_000 + when, 1_000_000 + when))
+    assert report.newest_sweep(tmp_path) == newer
+    with pytest.raises(FileNotFoundError, match=r"no sweep under .*; run one with trajectory=true or set RESULTS_DIR"):
+        report.newest_sweep(tmp_path / "empty", "run one with trajectory=true")
