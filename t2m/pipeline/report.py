@@ -485,13 +485,13 @@ def _line(i, r) -> str:
     return line
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def newest_sweep(root: Path, how: str = "run one (python -m t2m.sweep -m sweep=quick)") -> Path:
     """The sweep directory under `root` whose multirun.yaml was written last (the notebooks' default)."""
     sweeps = sorted(Path(root).glob("*/*/multirun.yaml"), key=lambda p: p.stat().st_mtime)
     if not sweeps:
         raise FileNotFoundError(f"no sweep under {root}; {how} or set RESULTS_DIR")
     return sweeps[-1].parent
+
+
+if __name__ == "__main__":
+    sys.exit(main())
