@@ -31,7 +31,7 @@ import pandas as pd
 
 from t2m.analysis.repair import format_table, long_table, repair_table, transitions
 from t2m.pipeline import report
-from t2m.pipeline.jobdir import job_records
+from t2m.pipeline.store.jobdir import job_records
 
 
 results_dir = Path(RESULTS_DIR) if RESULTS_DIR else report.newest_sweep(Path("../results"))
@@ -84,7 +84,7 @@ sampled[[c for c in sampling if c in sampled]]
 # The answers of a few problems' samples, for the first sampled configuration (sample 0 first).
 
 # %%
-from t2m.pipeline.jobdir import sample_groups
+from t2m.pipeline.store.jobdir import sample_groups
 
 if len(sampled):
     groups = sample_groups(results_dir / sampled["job"].iloc[0])

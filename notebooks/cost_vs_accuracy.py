@@ -34,7 +34,7 @@ import pandas as pd
 from IPython.display import Image, display
 
 from t2m.pipeline import report
-from t2m.pipeline.plot import png
+from t2m.pipeline.report.plot import png
 
 
 results_dir = Path(RESULTS_DIR) if RESULTS_DIR else report.newest_sweep(Path("../results"))

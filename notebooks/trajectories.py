@@ -31,9 +31,11 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Image, display
 
-from t2m.pipeline import report, trajectory
-from t2m.pipeline.jobdir import entry_dirs
-from t2m.pipeline.store import read_jsonl
+from t2m.pipeline import report
+
+from t2m.pipeline.report import trajectory
+from t2m.pipeline.store.jobdir import entry_dirs
+from t2m.pipeline.store.entries import read_jsonl
 
 
 results_dir = Path(RESULTS_DIR) if RESULTS_DIR else report.newest_sweep(Path("../results"), "run one with trajectory=true")

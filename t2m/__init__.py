@@ -13,14 +13,12 @@ The public API is the decoding library (`load_model`, `DecodeConfig`, `decode`) 
     bench/      benchmarks of the decoder
 """
 
-from t2m.decoding.config import DecodeConfig
-
 __all__ = ["DecodeConfig", "DecodeResult", "decode", "load_model", "extract_answer", "is_correct"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name):  # lazy: `import t2m` stays cheap and torch-free until the engine is used
-    if name in ("decode", "DecodeResult", "load_model"):
+    if name in ("DecodeConfig", "decode", "DecodeResult", "load_model"):
         from t2m import decoding
 
         return getattr(decoding, name)

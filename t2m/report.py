@@ -2,7 +2,7 @@
 
 import sys
 
-from t2m.pipeline.report import main
+from t2m.pipeline.report.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -89,7 +89,7 @@ def test_sample_seeds_and_trajectory_ids():
 ])  # fmt: skip
 def test_bad_analysis_keys_are_one_line(overrides, message):
     from t2m.pipeline import cli
-    from t2m.pipeline.validate import ConfigError, check
+    from t2m.pipeline.checks.validate import ConfigError, check
 
     cli.register_named_sweeps()
     GlobalHydra.instance().clear()
@@ -256,7 +256,7 @@ def test_trajectory_ids_outside_the_run_are_one_line(t2m_cli, tmp_path):
 
 
 def test_samples_per_prompt_is_part_of_the_baseline_context():
-    from t2m.pipeline.baseline import assign, missing_jobs
+    from t2m.pipeline.report.baseline import assign, missing_jobs
 
     rows = [{"strategy": "t2t", "samples_per_prompt": 1}, {"strategy": "t2t", "samples_per_prompt": 4},
             {"strategy": "lowprob", "samples_per_prompt": 4}, {"strategy": "lowprob"}]  # the last: a row from before the key

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from t2m.pipeline import baseline as b
+from t2m.pipeline.report import baseline as b
 
 
 def test_parse():

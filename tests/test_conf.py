@@ -8,7 +8,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from t2m.decoding.registry import STRATEGIES, UNMASKING
 from t2m.pipeline import cli as sweep
-from t2m.pipeline.validate import check
+from t2m.pipeline.checks.validate import check
 
 GROUPS = {
     "strategy": sorted(STRATEGIES),  # one YAML per registered strategy, and no other

@@ -446,7 +446,7 @@ def test_two_concurrent_writers(tmp_path, cli):
     directory; B (a real process, if_busy=wait) waits, then finds everything A decoded."""
     gate = tmp_path / "gate"
     args = ("strategy=lowprob", "dataset.limit=6", *FAST, "batch_size=2", "tracker=none")
-    a = injected(tmp_path, "t2m.pipeline.store:Entry.append", "after:1", f"pause:{gate}", *args, f"hydra.run.dir={tmp_path / 'a'}",
+    a = injected(tmp_path, "t2m.pipeline.store.entries:Entry.append", "after:1", f"pause:{gate}", *args, f"hydra.run.dir={tmp_path / 'a'}",
                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     b = None
     try:
@@ -493,7 +493,7 @@ def test_a_failed_run_never_displaces_a_finished_one_and_ctrl_c_says_how_to_resu
     saying what was kept and the command that resumes, and R still shows X, every file unchanged. That
     command finishes Y from its kept samples; only then does X's view move to R/stale/ (its samples stay
     in the store)."""
-    from t2m.pipeline.store import Entry
+    from t2m.pipeline.store.entries import Entry
 
     run_dir = tmp_path / "R"
     common = ("dataset.limit=4", *FAST, "batch_size=2", "tracker=none")
@@ -533,7 +533,7 @@ def test_a_failed_run_never_displaces_a_finished_one_and_ctrl_c_says_how_to_resu
 @pytest.mark.slow
 def test_ctrl_c_of_a_real_process_is_one_line_with_the_command_that_resumes(tmp_path, cli):
     args = ("strategy=lowprob", "dataset.limit=6", *FAST, "batch_size=2", "tracker=none")
-    p = injected(tmp_path, "t2m.pipeline.store:Entry.append", "after:1", "int", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = injected(tmp_path, "t2m.pipeline.store.entries:Entry.append", "after:1", "int", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = p.communicate(timeout=300)
     assert p.returncode == 130, err
     line = one_line(err).splitlines()[-1]

@@ -117,7 +117,7 @@ def test_a_failed_configuration_leaves_the_others_and_one_line_that_resumes_it(c
 
 @pytest.mark.slow
 def test_ctrl_c_in_a_pack_keeps_every_finished_row(cli, tmp_path, monkeypatch):
-    from t2m.pipeline.store import Entry
+    from t2m.pipeline.store.entries import Entry
 
     append = Entry.append
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, cli_env
-from t2m.pipeline.jobdir import job_records
+from t2m.pipeline.store.jobdir import job_records
 
 pytestmark = pytest.mark.slow
 SMALL = ("dataset.limit=4", "gen_length=32", "batch_size=4")

@@ -114,7 +114,7 @@ def test_editing_your_own_policy_starts_a_new_store_entry(scratch_registry, tmp_
     """The store key holds a digest of a plugin policy's source, as it does of t2m's decoder."""
     import importlib
 
-    from t2m.pipeline.provenance import plugin_code
+    from t2m.pipeline.store.provenance import plugin_code
 
     source = tmp_path / "mine_policy.py"
     source.write_text("from t2m.decoding import register_strategy\n\n"

@@ -13,11 +13,12 @@ from omegaconf import OmegaConf
 
 from conftest import SHARED, cli_env
 from t2m.analysis.metrics import summarize
-from t2m.pipeline import baseline as baselines
-from t2m.pipeline import plot, report
+from t2m.pipeline.report import baseline as baselines
+from t2m.pipeline import report
+from t2m.pipeline.report import plot
 from t2m.pipeline.callbacks import SweepOutputs
-from t2m.pipeline.jobdir import JobDir
-from t2m.pipeline.store import Entry
+from t2m.pipeline.store.jobdir import JobDir
+from t2m.pipeline.store.entries import Entry
 
 CONFIGS = [("t2t", 0.5, 1, 0.25, 0.60, 3.0, 40.0), ("lowprob", 0.3, 1, 0.25, 0.70, 5.0, 48.0),
            ("lowprob", 0.5, 3, 0.5, 0.65, 9.0, 60.0), ("logitdiff", 0.2, 1, 1.0, 0.45, 2.0, 42.0),

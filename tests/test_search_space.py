@@ -19,7 +19,7 @@ from t2m.analysis.front import hypervolume_2d, non_dominated, pareto_ranks
 from t2m.pipeline import cli as sweep
 from t2m.pipeline.search import objectives, space
 from t2m.pipeline.search.halving import REFERENCE, STAGES, ParetoHalvingPruner, check_stages, stage_limits
-from t2m.pipeline.validate import ConfigError
+from t2m.pipeline.checks.validate import ConfigError
 
 from test_sweep import PAPER
 

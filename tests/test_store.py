@@ -16,9 +16,9 @@ import pytest
 
 from conftest import REPO
 from t2m.analysis.metrics import summarize, wilson_interval
-from t2m.pipeline.jobdir import CONFIG, POINTER, SUMMARY, JobDir, pointed_records
-from t2m.pipeline.lock import Busy, FileLock
-from t2m.pipeline.store import SAMPLES, Entry, StoreError, atomic_write_json, fingerprint, read_jsonl, write_atomically
+from t2m.pipeline.store.jobdir import CONFIG, POINTER, SUMMARY, JobDir, pointed_records
+from t2m.pipeline.store.lock import Busy, FileLock
+from t2m.pipeline.store.entries import SAMPLES, Entry, StoreError, atomic_write_json, fingerprint, read_jsonl, write_atomically
 
 KEY = {"decode": {"strategy": "lowprob", "tau": 0.3}, "model": "tiny", "dataset": "arith100", "code": "abc"}
 
@@ -115,7 +115,7 @@ def test_lock_names_its_holder_and_a_clean_release_leaves_nobody_to_take_over_fr
 HOLDER = textwrap.dedent("""
     import pathlib, sys, time
     sys.path.insert(0, {repo!r})
-    from t2m.pipeline.lock import FileLock
+    from t2m.pipeline.store.lock import FileLock
     lock = FileLock(pathlib.Path(sys.argv[1]), what="thing")
     lock.acquire()
     pathlib.Path(sys.argv[2]).write_text("held")

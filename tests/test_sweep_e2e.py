@@ -129,7 +129,7 @@ def test_multirun_of_two_configurations(t2m_cli, tmp_path):
 KILLER = """
 import os, signal, sys
 from t2m import sweep
-from t2m.pipeline import store
+from t2m.pipeline.store import entries as store
 append = store.Entry.append
 def append_then_die(self, records):  # a hard kill right after the first chunk is durable
     append(self, records)

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _checkpoint_digest() -> str:
-    from t2m.pipeline.provenance import checkpoint_digest
+    from t2m.pipeline.store.provenance import checkpoint_digest
     from t2m.tiny import CHECKPOINT
 
     return checkpoint_digest(str(CHECKPOINT)) or "?"

@@ -19,9 +19,15 @@ SLURM or the result store.
 
 from t2m.decoding.config import DecodeConfig
 
+# The built-in policies register themselves on import. Importing them here, with the package, fills
+# the registry before any lookup (`from t2m.decoding.registry import STRATEGIES` runs this first).
+from t2m.decoding import policies as _policies  # noqa: E402,F401  T2T, the T2M detectors, threshold / low-confidence M2T
+from t2m.decoding import wino as _wino  # noqa: E402,F401  WINO: wide-in drafting, narrow-out verification
+from t2m.decoding import learned as _learned  # noqa: E402,F401  a learned unmasking policy (t2m.policy.train)
+
 __all__ = ["DecodeConfig", "DecodeResult", "DiffusionLM", "StepView", "decode", "load_model", "register_strategy", "register_unmasking"]
 
-_LAZY = {  # importing the config does not import torch
+_LAZY = {  # the engine and model loading are imported when first used
     "decode": "engine", "DecodeResult": "engine", "load_model": "models", "DiffusionLM": "models",
     "StepView": "registry", "register_strategy": "registry", "register_unmasking": "registry",
 }  # fmt: skip

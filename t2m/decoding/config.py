@@ -96,6 +96,9 @@ class DecodeConfig:
         return dataclasses.asdict(self)
 
 
+
+DECODE_KEYS = tuple(f.name for f in dataclasses.fields(DecodeConfig))  # every decoding key, in field order
+
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 

@@ -60,9 +60,3 @@ def low_confidence(v):
     start = v.masked_at_start
     share = start // steps + (v.step < start % steps).long()  # the remainder goes to the first steps
     return most_confident(v.p0, v.masked, share.clamp(min=1))  # after a remask, one at a time
-
-
-# ---- the neighbouring methods (their own files) ---------------------------------------------------
-
-from t2m.decoding import wino as _wino  # noqa: E402,F401  WINO: wide-in drafting, narrow-out verification
-from t2m.decoding import learned as _learned  # noqa: E402,F401  a learned unmasking policy (t2m.policy.train)

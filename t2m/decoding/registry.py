@@ -209,6 +209,3 @@ def _origin(fn) -> str:
 def _first_line(fn) -> str:
     return ((getattr(fn, "__doc__", None) or "").strip().splitlines() or [""])[0]
 
-
-# The built-in policies register themselves on import; imported here so that any lookup sees them.
-from t2m.decoding import policies as _builtins  # noqa: E402,F401

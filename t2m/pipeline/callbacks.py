@@ -4,7 +4,7 @@
                    the run directory (a sweep's jobs are checked by the union sweeper the same way)
     SweepOutputs   when a multirun ends: the sweep's table and plot and its W&B summary run (the same
                    outputs can be rebuilt at any time with `python -m t2m.report <sweep dir>`), then
-                   one line naming the configurations that failed, if any (t2m.pipeline.outcomes)
+                   one line naming the configurations that failed, if any (t2m.pipeline.launchers.outcomes)
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 class Preflight(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        from t2m.pipeline.preflight import preflight
-        from t2m.pipeline.validate import ConfigError, Rejected, absolute, check
+        from t2m.pipeline.checks.preflight import preflight
+        from t2m.pipeline.checks.validate import ConfigError, Rejected, check
+        from t2m.pipeline.paths import absolute
 
         try:
             check(config)
@@ -33,14 +34,14 @@ class Preflight(Callback):
 class SweepOutputs(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         from t2m.pipeline.task import PROGRESS
-        from t2m.pipeline.validate import absolute
+        from t2m.pipeline.paths import absolute
 
         # What an interrupted or incomplete sweep says, even when its jobs run elsewhere (SLURM).
         PROGRESS.mode, PROGRESS.out_dir = "MULTIRUN", absolute(config.hydra.sweep.dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from t2m.pipeline import outcomes
-        from t2m.pipeline.validate import Rejected
+        from t2m.pipeline.launchers import outcomes
+        from t2m.pipeline.checks.validate import Rejected
 
         self._outputs(config)
         try:
@@ -50,9 +51,9 @@ class SweepOutputs(Callback):
 
     def _outputs(self, config: DictConfig) -> None:
         from t2m.pipeline import report, tracking
-        from t2m.pipeline.baseline import NONE, BaselineError
+        from t2m.pipeline.report.baseline import NONE, BaselineError
         from t2m.pipeline.task import PROGRESS
-        from t2m.pipeline.validate import absolute
+        from t2m.pipeline.paths import absolute
 
         sweep_dir = absolute(config.hydra.sweep.dir)
         overlay = absolute(config.report.overlay) if config.report.overlay else None

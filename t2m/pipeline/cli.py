@@ -27,10 +27,10 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from t2m.pipeline.lock import Busy, LockUnsupported
+from t2m.pipeline.store.lock import Busy, LockUnsupported
 from t2m.pipeline.paths import CONF_DIR, REPO, SWEEPS_DIR
-from t2m.pipeline.store import StoreError
-from t2m.pipeline.validate import EXIT_CODE, ConfigError, Rejected, exit_on_error, unknown_key
+from t2m.pipeline.store.entries import StoreError
+from t2m.pipeline.checks.validate import EXIT_CODE, ConfigError, Rejected, exit_on_error, unknown_key
 
 EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: try again later
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
@@ -119,7 +119,7 @@ def main() -> None:
     except BaseException as e:  # noqa: BLE001 - sorted below: a user's mistake is one line, a bug a traceback
         if isinstance(e, Rejected):  # a Hydra callback had to leave by a BaseException; the error is inside
             e = e.error
-        from t2m.pipeline.outcomes import SweepIncomplete
+        from t2m.pipeline.launchers.outcomes import SweepIncomplete
 
         if (full_error and not isinstance(e, SweepIncomplete)) or isinstance(e, SystemExit):
             raise
@@ -130,7 +130,7 @@ def fail(e: BaseException) -> None:
     """End the command with one line for the errors a user can act on; re-raise anything else."""
     from t2m.pipeline.task import ResultsUnwritable
 
-    from t2m.pipeline.outcomes import SweepIncomplete
+    from t2m.pipeline.launchers.outcomes import SweepIncomplete
 
     if isinstance(e, SweepIncomplete):
         exit_on_error(f"{e}; resume with: {resume_command()}", EXIT_INCOMPLETE)

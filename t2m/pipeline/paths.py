@@ -11,3 +11,17 @@ PACKAGE = Path(__file__).resolve().parents[1]  # t2m/
 REPO = PACKAGE.parent  # the checkout (site-packages, when installed)
 CONF_DIR = PACKAGE / "conf"
 SWEEPS_DIR = PACKAGE / "sweeps"
+
+
+def absolute(path) -> Path:
+    """A path as the user meant it: relative to where the command was launched, even inside a job."""
+    from hydra.core.hydra_config import HydraConfig
+
+    p = Path(str(path)).expanduser()
+    if p.is_absolute() or not HydraConfig.initialized():
+        return p
+    return Path(HydraConfig.get().runtime.cwd) / p
+
+
+def looks_local(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or Path(name).exists()

@@ -20,7 +20,7 @@ already complete is neither decoded nor rewritten nor logged again. Locks are ta
 (job directories by path, store entries by fingerprint), so two packs never wait on each other in a
 circle. With `samples_per_prompt=k` a configuration is k entries, one per sample seed, whose rows
 are decoded together; with `trajectory=` the decoding events of the problems asked for are stored in
-their entries too (`t2m.pipeline.trajectory`). Errors a user can fix end as one line (`t2m.pipeline.cli`); `PROGRESS` tells the command line
+their entries too (`t2m.pipeline.report.trajectory`). Errors a user can fix end as one line (`t2m.pipeline.cli`); `PROGRESS` tells the command line
 what was kept if the process is interrupted.
 """
 
@@ -39,13 +39,16 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from t2m.analysis import metrics
-from t2m.pipeline import preflight, provenance, tracking
-from t2m.pipeline.jobdir import JobDir, subset_digest
-from t2m.pipeline.lock import Busy, LockUnsupported
-from t2m.pipeline.samples import sample_record
-from t2m.pipeline.store import Entry, SampleSet, StoreError
-from t2m.pipeline.trajectory import TRAJECTORIES
-from t2m.pipeline.validate import ConfigError, Rejected, absolute, check
+from t2m.pipeline import tracking
+from t2m.pipeline.checks import preflight
+from t2m.pipeline.store import provenance
+from t2m.pipeline.store.jobdir import JobDir, subset_digest
+from t2m.pipeline.store.lock import Busy, LockUnsupported
+from t2m.pipeline.store.samples import sample_record
+from t2m.pipeline.store.entries import Entry, SampleSet, StoreError
+from t2m.pipeline.report.trajectory import TRAJECTORIES
+from t2m.pipeline.checks.validate import ConfigError, Rejected, check
+from t2m.pipeline.paths import absolute
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +191,7 @@ class Member:
     def plan(self) -> None:
         """Show the job's configuration and list the rows each entry lacks: samples it does not hold,
         and samples decoded again (identically) only to record a trajectory it does not hold."""
-        from t2m.pipeline.trajectory import stored_ids
+        from t2m.pipeline.report.trajectory import stored_ids
 
         self.job.begin(self.view, self.ids, self.config_yaml, self.record)
         self.missing = []
@@ -380,7 +383,7 @@ def _decode(lm, members: list[Member]) -> None:
     entry's rows to it after every call and finish the configurations that are done."""
     from tqdm import tqdm
 
-    from t2m.pipeline.trajectory import trajectory_record
+    from t2m.pipeline.report.trajectory import trajectory_record
 
     groups = _entry_rows(members)
     rows = [(g, k) for g in groups for k in range(len(g.problems))]
@@ -471,7 +474,7 @@ def _sampling_summary(entries, ids) -> dict:
 
 
 def describe(dcfg) -> str:
-    from t2m.pipeline.plot import setting
+    from t2m.pipeline.report.plot import setting
 
     caps = f"c_max={dcfg.c_max} rho_max={dcfg.rho_max}" if dcfg.is_remask else "c_max=- rho_max=-"  # no remasking: the caps do not apply
     return f"{dcfg.strategy} tau={dcfg.tau} {caps}{setting(dcfg.to_dict())}"

@@ -100,7 +100,7 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
         import wandb
 
         from t2m.analysis.repair import long_table
-        from t2m.pipeline.plot import PANELS, plotly_figure
+        from t2m.pipeline.report.plot import PANELS, plotly_figure
 
         config = {"sweep": group, "configurations": len(table)}
         with _run(tracker, wandb_dir, run_id, marker, name=name, group=group, job_type="sweep", config=config) as run:
@@ -220,7 +220,7 @@ class _Marker:
             return False
 
     def write(self) -> None:
-        from t2m.pipeline.store import atomic_write_json
+        from t2m.pipeline.store.entries import atomic_write_json
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path, {"digest": self.digest})

@@ -13,7 +13,7 @@ if os.environ.get("T2M_TEST_GATE") and os.environ.get("SLURM_JOB_ID") and not os
     import time
     from pathlib import Path
 
-    from t2m.pipeline import store
+    from t2m.pipeline.store import entries as store
 
     _append = store.Entry.append
 

@@ -33,7 +33,7 @@ class InProcessLaunch:
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from t2m.pipeline.task import USER_ERRORS
-        from t2m.pipeline.validate import Rejected
+        from t2m.pipeline.checks.validate import Rejected
 
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)

@@ -12,7 +12,7 @@ not depend on the packing: a row's result does not depend on its batch (t2m.deco
 
 from __future__ import annotations
 
-from t2m.pipeline.validate import ConfigError, Rejected
+from t2m.pipeline.checks.validate import ConfigError, Rejected
 
 
 def check_packing(configs_per_job, jobs) -> None:

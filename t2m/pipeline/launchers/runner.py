@@ -31,7 +31,7 @@ _LOGGING_OF: list = [None]  # the slot whose job logging is configured now (reco
 
 def compose(hydra_context, master: DictConfig, overrides, num: int, job_id) -> DictConfig:
     """One job's config, as Hydra's launchers compose it (re-using the sweeper's composition)."""
-    from t2m.pipeline.composed import sweep_config
+    from t2m.pipeline.checks.composed import sweep_config
 
     config = sweep_config(hydra_context.config_loader, master, overrides)
     with open_dict(config):

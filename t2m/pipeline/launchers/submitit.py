@@ -55,7 +55,7 @@ class PackedSubmitit:
         returns = run_configurations(self.hydra_context, self.task_function, configs)
         for r in returns:
             if r.status == JobStatus.FAILED:  # one line in the job's own log (.submitit/<job>/*_log.err)
-                from t2m.pipeline.outcomes import reason
+                from t2m.pipeline.launchers.outcomes import reason
 
                 print(f"t2m.sweep: job {r.hydra_cfg.hydra.job.num} failed: {reason(r._return_value)}", file=sys.stderr, flush=True)
         return returns

@@ -37,7 +37,7 @@ def stage_limits(fractions, n_problems: int) -> list[int]:
 
 
 def check_stages(fractions) -> list[float]:
-    from t2m.pipeline.validate import ConfigError
+    from t2m.pipeline.checks.validate import ConfigError
 
     values = list(fractions or [])
     for f in values:

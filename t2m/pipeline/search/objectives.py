@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from t2m.pipeline.validate import ConfigError
+from t2m.pipeline.checks.validate import ConfigError
 
 
 @dataclass(frozen=True)

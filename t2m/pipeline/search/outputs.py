@@ -24,10 +24,10 @@ from omegaconf import OmegaConf
 
 from t2m.analysis.front import hypervolume_2d, non_dominated, reference_point
 from t2m.pipeline import report, tracking
-from t2m.pipeline.jobdir import SUMMARY, job_records
+from t2m.pipeline.store.jobdir import SUMMARY, job_records
 from t2m.pipeline.search.objectives import ACCURACY, OBJECTIVES
-from t2m.pipeline.store import atomic_write_json, write_atomically
-from t2m.pipeline.validate import absolute
+from t2m.pipeline.store.entries import atomic_write_json, write_atomically
+from t2m.pipeline.paths import absolute
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def mark_trial(sweeper, plan, number: int, job_dir: Path, state: str, n: int) ->
 def finish(sweeper, plan, study) -> None:
     """The table, the plots, the shortlist and the W&B run of a study, from what its storage and job
     directories hold now (every worker writes them when it ends; the last one has everything)."""
-    from t2m.pipeline.baseline import NONE, BaselineError
+    from t2m.pipeline.report.baseline import NONE, BaselineError
 
     try:
         table, _ = report.build(plan.dir, baseline=plan.baseline_spec if plan.baseline_spec is not None else NONE)
@@ -228,7 +228,7 @@ def evaluated_forwards(table: pd.DataFrame) -> float:
 
 def shortlist(trials: pd.DataFrame, plan, comparison: dict | None, grid_dir: Path | None) -> list[str]:
     """The study's front, cheapest first, each with its paired comparison to the baseline."""
-    from t2m.pipeline.plot import comparison as paired_text
+    from t2m.pipeline.report.plot import comparison as paired_text
 
     own = trials[trials["duplicate_of"].isna() & (trials["trial_state"] != "baseline")]
     states, repeats = own["trial_state"].value_counts(), int(trials["duplicate_of"].notna().sum())
@@ -255,7 +255,7 @@ def shortlist(trials: pd.DataFrame, plan, comparison: dict | None, grid_dir: Pat
 
 
 def trial_knobs(r, plan) -> str:
-    from t2m.pipeline.plot import knobs
+    from t2m.pipeline.report.plot import knobs
 
     text = knobs(r)
     for key in plan.extra_keys:

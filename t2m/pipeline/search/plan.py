@@ -16,13 +16,14 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from t2m.pipeline import baseline as baselines
-from t2m.pipeline import preflight
+from t2m.pipeline.report import baseline as baselines
+from t2m.pipeline.checks import preflight
 from t2m.pipeline.search import objectives as objs
 from t2m.pipeline.search import space as spaces
 from t2m.pipeline.search import storage
 from t2m.pipeline.search.halving import check_stages, stage_limits
-from t2m.pipeline.validate import ConfigError, absolute, check
+from t2m.pipeline.checks.validate import ConfigError, check
+from t2m.pipeline.paths import absolute
 
 NOT_SWEPT = ("dataset.limit",)  # set by the stages; the command line's value is the last stage
 
@@ -41,7 +42,7 @@ class Plan:
     space: spaces.Space
     fixed: list[str]  # command-line overrides every job gets (dataset=..., search=..., tracker=...)
     base: DictConfig  # the composed config of the fixed overrides alone
-    baseline_spec: dict | str | None  # as t2m.pipeline.baseline.parse gives it, pinned to this search's context
+    baseline_spec: dict | str | None  # as t2m.pipeline.report.baseline.parse gives it, pinned to this search's context
     baseline_job: list[str] | None  # the overrides of the baseline's job; None: no job (none, or an outside directory)
     baseline_values: dict | None = None  # its decoding values (to tell whether it is a point of the space)
     sampler: Any = None  # the sampler's config (instantiated per ask, seeded by the study's size)

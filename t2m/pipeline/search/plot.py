@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from t2m.pipeline.plot import color, pareto_front
+from t2m.pipeline.report.plot import color, pareto_front
 
 
 def front_png(trials: pd.DataFrame, grid: pd.DataFrame | None, path: Path, plan, comparison: dict | None, grid_dir: Path | None) -> Path:

@@ -37,7 +37,7 @@ from omegaconf import OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution, distribution_to_json
 
 from t2m.decoding.config import DecodeConfig
-from t2m.pipeline.validate import ConfigError
+from t2m.pipeline.checks.validate import ConfigError
 
 ALLOWED = "allowed"  # `tau: allowed`: each strategy's own allowed tau range
 DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeConfig)}

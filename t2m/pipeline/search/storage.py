@@ -26,8 +26,8 @@ from pathlib import Path
 
 import optuna
 
-from t2m.pipeline.lock import FileLock
-from t2m.pipeline.validate import ConfigError
+from t2m.pipeline.store.lock import FileLock
+from t2m.pipeline.checks.validate import ConfigError
 
 JOURNAL = "study.journal"
 RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")

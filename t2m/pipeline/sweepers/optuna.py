@@ -32,7 +32,7 @@ from typing import Any
 
 from omegaconf import OmegaConf, open_dict
 
-from t2m.pipeline.validate import ConfigError, check
+from t2m.pipeline.checks.validate import ConfigError, check
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class OptunaSearch:
     def _write_multirun(self, plan) -> None:
         """multirun.yaml, as Hydra's own sweeper writes it, with the baseline this search compares with
         (so `python -m t2m.report <study dir>` compares the same way)."""
-        from t2m.pipeline.store import atomic_write_text
+        from t2m.pipeline.store.entries import atomic_write_text
 
         cfg = OmegaConf.create(OmegaConf.to_container(self.config, resolve=False))
         with open_dict(cfg):
@@ -400,7 +400,7 @@ def counts_against_budget(trial) -> bool:
 def stage_point(job_dir: Path, n: int, plan, baseline_accuracy: float | None = None) -> dict:
     """A configuration's objective values on the first `n` problems (and, with a constraint, its violation)."""
     from t2m.analysis.metrics import summarize
-    from t2m.pipeline.jobdir import job_records
+    from t2m.pipeline.store.jobdir import job_records
     from t2m.pipeline.search import objectives as objs
 
     records = job_records(job_dir)[:n]

@@ -14,14 +14,14 @@ Each grid is expanded like a command line; every override actually given on the 
 applied to every grid (replacing that key where the grid sets it); the union is run in grid order.
 With no grids this is exactly the basic sweeper. Before anything is launched (before the sweep
 directory exists), every job's config is composed once and checked like a single run's (values, keys,
-dataset file, model directory, results directories: `t2m.pipeline.preflight`), so a bad input stops the
+dataset file, model directory, results directories: `t2m.pipeline.checks.preflight`), so a bad input stops the
 sweep with one line before a model loads or a file is written; jobs whose composed configs are
 identical (e.g. `strategy=t2t` and `strategy=t2t tau=0.5`) run once. The device a job asks for is
 checked here only when the launcher runs jobs on this host: a GPU sweep is submitted to SLURM from a
 CPU-only login node, and each job checks its GPU on the node it lands on.
 
 Unlike the basic sweeper, a configuration that failed does not end the sweep: its FAILED JobReturn is
-recorded (`t2m.pipeline.outcomes`), the other configurations go on, the table and plot are written
+recorded (`t2m.pipeline.launchers.outcomes`), the other configurations go on, the table and plot are written
 from them, and the sweep ends with one line naming the incomplete configurations and the command that
 resumes them.
 """
@@ -39,9 +39,14 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from t2m.pipeline import baseline, composed, outcomes
-from t2m.pipeline.preflight import preflight
-from t2m.pipeline.validate import ConfigError, absolute, check
+from t2m.pipeline.report import baseline
+
+from t2m.pipeline.checks import composed
+
+from t2m.pipeline.launchers import outcomes
+from t2m.pipeline.checks.preflight import preflight
+from t2m.pipeline.checks.validate import ConfigError, check
+from t2m.pipeline.paths import absolute
 
 log = logging.getLogger(__name__)
 

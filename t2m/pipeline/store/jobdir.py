@@ -26,14 +26,19 @@ import shutil
 import time
 from pathlib import Path
 
-from t2m.pipeline.lock import FileLock
-from t2m.pipeline.store import SAMPLES, Entry, _jsonable, atomic_write_json, atomic_write_text, read_records
+from omegaconf import OmegaConf
+
+from t2m.analysis.metrics import summarize
+from t2m.decoding.config import DECODE_KEYS
+from t2m.pipeline.store.entries import SAMPLES, Entry, _jsonable, atomic_write_json, atomic_write_text, read_jsonl, read_records
+from t2m.pipeline.store.lock import FileLock
 
 log = logging.getLogger(__name__)
 
 CONFIG, SUMMARY, POINTER, HYDRA_RECORD, LOCK = "config.yaml", "summary.json", "store.json", ".hydra", ".t2m.lock"
 LEGACY_FINGERPRINT = "fingerprint.json"  # job directories written before the store kept samples by fingerprint
 VIEW = (CONFIG, SUMMARY, POINTER, SAMPLES, HYDRA_RECORD, LEGACY_FINGERPRINT)
+SKIP_DIRS = {"stale", "wandb", ".hydra", ".submitit"}  # never job directories, wherever they sit
 
 
 def subset_digest(ids: list[str]) -> str:
@@ -201,3 +206,63 @@ def _link(link: Path, target: Path) -> None:
         os.replace(tmp, link)
     except OSError as e:
         log.debug("no samples link in %s (%s)", link.parent, e)
+
+
+# ---- reading a job directory as a table row ------------------------------------------------------
+
+
+def job_dirs(root: Path):
+    """Every job directory under `root` (any depth): those holding a summary, a store pointer or samples."""
+    seen = set()
+    for name in (SUMMARY, POINTER, SAMPLES):
+        for f in root.rglob(name):
+            if not SKIP_DIRS.intersection(f.relative_to(root).parts[:-1]):
+                seen.add(f.parent)
+    return seen
+
+
+def job_row(job: Path) -> dict | None:
+    """The table row of one job directory: its summary, or (running, killed) its samples so far."""
+    pointer = read_pointer(job)
+    summary_path = job / SUMMARY
+    if summary_path.exists():
+        try:
+            summary = json.loads(summary_path.read_text())
+        except ValueError:
+            log.warning("%s: unreadable %s; using its samples", job, SUMMARY)
+        else:
+            # A summary written before the directory was given another configuration's view is stale.
+            if pointer is None or summary.get("fingerprint") in (None, pointer.get("fingerprint")):
+                return {**_flatten(summary), "_written": summary_path.stat().st_mtime}
+    # No summary yet (running, killed): the samples so far, marked incomplete.
+    if not (job / CONFIG).exists():
+        return None  # not a job directory (a store entry, say)
+    if pointer is not None:
+        records, expected = pointed_records(job, pointer), len(pointer.get("problems") or [])
+    else:  # a job directory from before the store: its own samples file
+        records, expected = read_jsonl(job / SAMPLES), None
+    if not records:
+        return None
+    cfg = OmegaConf.to_container(OmegaConf.load(job / CONFIG))
+    row = {k: cfg.get(k) for k in DECODE_KEYS if k in cfg}
+    model = (cfg.get("model") or {}).get("name_or_path") or "bundled:tiny-dllm"  # as the task writes it into summary.json
+    row.update(experiment=cfg.get("experiment"), model=model, dataset=(cfg.get("dataset") or {}).get("name"),
+               samples_per_prompt=cfg.get("samples_per_prompt", 1))  # fmt: skip
+    row.update(_flatten(summarize(records, expected)))
+    if pointer is not None:
+        row.update(fingerprint=pointer.get("fingerprint"), subset=pointer.get("subset"))
+    row["complete"] = False if expected is None else row["complete"]
+    row["_written"] = (job / CONFIG).stat().st_mtime
+    return row
+
+
+def _flatten(summary: dict) -> dict:
+    row = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
+    for key in ("accuracy_ci95", "strict_accuracy_ci95"):
+        if isinstance(summary.get(key), list):
+            row[f"{key}_low"], row[f"{key}_high"] = summary[key]
+    repro = summary.get("repro") or {}
+    for key in ("model", "model_revision", "dataset", "device", "dtype"):
+        if key in repro and key not in row:
+            row[key] = repro[key]
+    return row

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from t2m.analysis.stats import ALPHA
-from t2m.pipeline.baseline import is_default_baseline_strategy
+from t2m.pipeline.report.baseline import is_default_baseline_strategy
 
 COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray", "wino": "tab:red"}
 OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")  # strategies of your own

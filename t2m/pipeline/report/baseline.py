@@ -16,17 +16,15 @@ sweep that lacks the baseline of one of its contexts runs it (`missing_jobs`, us
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from t2m.decoding.config import DecodeConfig
+from t2m.decoding.config import DECODE_KEYS
 
 NONE = "none"  # `baseline=none`
 # A strategy's own settings: what a comparison with the baseline is about, so never part of the context.
 KNOBS = ("strategy", "tau", "c_max", "rho_max", "editing_threshold")
-DECODE_KEYS = tuple(f.name for f in dataclasses.fields(DecodeConfig))
 # Beside the decoding keys: never compare across models, datasets or numbers of samples per problem.
 CONTEXT_KEYS = ("model", "dataset", "samples_per_prompt")
 CONTEXT_DEFAULTS = {"samples_per_prompt": 1}  # rows written before the key existed

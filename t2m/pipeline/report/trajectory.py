@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from t2m.pipeline.store import read_jsonl
+from t2m.pipeline.store.entries import read_jsonl
 
 TRAJECTORIES = "trajectories.jsonl"
 COLOURS = {"fill": "#4C72B0", "edit": "#DD8452", "remask": "#C44E52", "kept": "#E8E8E8", "mask": "#FFFFFF", "prompt": "#B0B0B0"}
@@ -44,7 +44,7 @@ def stored_ids(entry) -> set[str]:
 
 def load(job_dir: Path, problem_id: str, sample: int = 0) -> dict:
     """The trajectory of one problem (and sample) of a job directory; LookupError says what is there."""
-    from t2m.pipeline.jobdir import entry_dirs
+    from t2m.pipeline.store.jobdir import entry_dirs
 
     entries = entry_dirs(job_dir)
     if not entries:

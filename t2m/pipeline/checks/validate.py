@@ -4,7 +4,7 @@ Every problem is a `ConfigError` whose message is one line naming the key and wh
 command line prints it and exits with status 2. Decoding values are checked by `t2m.DecodeConfig`
 itself, so there is one source of truth for their ranges; the keys a config may have are the keys of
 the YAML files under conf/ and sweeps/. Checks that read files or the network (dataset contents, model
-directories, results directories, the hub) are in `t2m.pipeline.preflight`.
+directories, results directories, the hub) are in `t2m.pipeline.checks.preflight`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ import difflib
 import re
 import sys
 from functools import lru_cache
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from t2m.decoding.config import DecodeConfig
-from t2m.pipeline import resolvers
-from t2m.pipeline.lock import IF_BUSY
-from t2m.pipeline.paths import CONF_DIR, SWEEPS_DIR
+from t2m.pipeline.checks import resolvers
+from t2m.pipeline.store.lock import IF_BUSY
+from t2m.pipeline.paths import CONF_DIR, SWEEPS_DIR, absolute, looks_local
 
 resolvers.register()  # before any config of this process is resolved
 
@@ -298,26 +297,12 @@ def _omegaconf_line(e: OmegaConfBaseException) -> str:
 
 
 def _check_baseline(value) -> None:
-    from t2m.pipeline.baseline import BaselineError, parse
+    from t2m.pipeline.report.baseline import BaselineError, parse
 
     try:
         parse(value)
     except BaselineError as e:
         raise ConfigError(str(e)) from None
-
-
-def absolute(path) -> Path:
-    """A path as the user meant it: relative to where the command was launched, even inside a job."""
-    from hydra.core.hydra_config import HydraConfig
-
-    p = Path(str(path)).expanduser()
-    if p.is_absolute() or not HydraConfig.initialized():
-        return p
-    return Path(HydraConfig.get().runtime.cwd) / p
-
-
-def looks_local(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or Path(name).exists()
 
 
 def _positive_int(key: str, v, minimum: int = 1) -> None:

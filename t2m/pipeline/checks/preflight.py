@@ -33,7 +33,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from t2m.pipeline.network import hub_offline
-from t2m.pipeline.validate import ConfigError, absolute, looks_local
+from t2m.pipeline.checks.validate import ConfigError
+from t2m.pipeline.paths import absolute, looks_local
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
 

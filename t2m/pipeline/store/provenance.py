@@ -17,14 +17,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from t2m.pipeline.paths import PACKAGE, REPO
-from t2m.pipeline.validate import absolute
+from t2m.pipeline.paths import absolute
 
 _PACKAGES = ("torch", "transformers", "tokenizers", "hydra-core", "omegaconf", "wandb", "submitit", "numpy", "pandas")
 
 
 # The sources a stored sample depends on: the decoder, the data and prompts, scoring, and how a
 # sample record is built. Editing anything else (the report, W&B, the CLI) keeps the stored samples.
-SAMPLE_CODE = ("decoding", "data", "scoring.py", "analysis/errors.py", "pipeline/samples.py")
+SAMPLE_CODE = ("decoding", "data", "scoring.py", "analysis/errors.py", "pipeline/store/samples.py")
 # Libraries whose version can change the numbers a model computes.
 NUMERIC_LIBRARIES = ("torch", "transformers")
 

@@ -13,7 +13,7 @@ its digest, code), not the Hydra job that ran it: a single run, a sweep job, a r
 in another order, a packed job decoding several configurations, a requeued SLURM job or an Optuna trial
 all open the same entry with `Entry(store_dir, key)` and decode only the ids it does not hold yet.
 The dataset limit is not part of the identity: records are keyed by problem id, so a run over 100
-problems reuses the 20 a smaller run decoded. Hydra job directories are only views (`t2m.pipeline.jobdir`).
+problems reuses the 20 a smaller run decoded. Hydra job directories are only views (`t2m.pipeline.store.jobdir`).
 
 Only the holder of the entry's lock appends (`with entry.claim(): ...`), so a sample is decoded and
 stored once however many processes ask for it. A process that holds several entries at once (a packed
@@ -34,7 +34,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from t2m.pipeline.lock import FileLock
+from t2m.pipeline.store.lock import FileLock
 
 log = logging.getLogger(__name__)
 

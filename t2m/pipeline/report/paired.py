@@ -8,7 +8,7 @@ Columns (empty where a row has no baseline): `vs_baseline` ("baseline" for the b
 `delta_ci95_high` (paired bootstrap), `mcnemar_p`, `fixed`, `broken`, `n_paired` (the problems both
 hold) and `baseline_job`, and the corruption-and-repair counts per error class (`t2m.analysis.repair`:
 `baseline_<class>`, `repaired_<class>`, `broken_<class>` for last_mile, reasoning, no_answer). The statistics are `t2m.analysis.stats.compare`; which row is whose
-baseline is `t2m.pipeline.baseline`. The same dict goes into each configuration's summary.json as
+baseline is `t2m.pipeline.report.baseline`. The same dict goes into each configuration's summary.json as
 `paired`: the baseline may finish after the configuration, so it is written when the sweep's table is.
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from t2m.analysis import repair, stats
-from t2m.pipeline import baseline as baselines
-from t2m.pipeline.jobdir import SUMMARY, job_records
-from t2m.pipeline.store import SAMPLES, atomic_write_json
+from t2m.pipeline.report import baseline as baselines
+from t2m.pipeline.store.jobdir import SUMMARY, job_records, job_row
+from t2m.pipeline.store.entries import SAMPLES, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,7 @@ def _by_job(table, rows, results_dir: Path, job: str):
         external = Path(job).expanduser()
         if not (external / SAMPLES).exists():
             raise baselines.BaselineError(f"baseline={job!r} is neither a job directory under {results_dir} nor a directory holding {SAMPLES}")
-        from t2m.pipeline import report  # the row reader lives with the table
-
-        row = report.job_row(external)
+        row = job_row(external)
         row["job"] = str(external.resolve())
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         rows = rows + [_plain_row(row)]

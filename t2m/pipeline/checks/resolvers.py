@@ -5,7 +5,7 @@ written twice:
     threshold: ${t2m.default_threshold:wino} an unmasking policy's own commit threshold
     gen_length: ${t2m.gen_length:${.name}}  a dataset's generation budget, from t2m.data.GEN_LENGTH
 
-Registered on import of t2m.pipeline.validate, which every process that composes or resolves a
+Registered on import of t2m.pipeline.checks.validate, which every process that composes or resolves a
 config (the command line, the sweeper, job processes) imports first.
 """
 

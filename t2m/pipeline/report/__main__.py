@@ -1,0 +1,5 @@
+import sys
+
+from t2m.pipeline.report.cli import main
+
+sys.exit(main())

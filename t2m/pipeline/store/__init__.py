@@ -1,0 +1,9 @@
+"""The store room: every configuration's samples, found by content, and the views onto them.
+
+    entries.py     the result store: one entry per configuration fingerprint, appended chunk by chunk
+    provenance.py  what a run's samples depend on (its key and fingerprint) and what reproduces it
+    samples.py     what one stored sample record holds
+    lock.py        an exclusive lock per configuration and per job directory that names its holder
+    jobdir.py      a Hydra job directory: the human-readable view of one configuration's results,
+                   and its row of the sweep table
+"""
