@@ -20,8 +20,8 @@ stricter subset of last_mile, which the total leaves out), on the problems both 
     broken            problems the baseline got right that the configuration gets wrong in this class
     errors            problems the configuration gets wrong in this class
     net_change        the NET reduction, (baseline_errors - errors) / baseline_errors (the paper: 155 -> 91
-                      last-mile errors, 41.3%); repairs minus new errors of the class, so at most the gross rate
-                      plus what moved between classes
+                      last-mile errors, 41.3%, which its abstract calls "repairing"): the repaired minus the
+                      broken, plus the errors that changed to another class minus those that changed into this one
 
 Summed over the classes, repaired and broken are the `fixed` and `broken` of `t2m.analysis.stats`.
 """
