@@ -47,7 +47,7 @@ _CN_UNIT = {"十": 10, "百": 100, "千": 1000}
 _CN_INT = r"[零〇一二两三四五六七八九十百千万亿]+"
 _CN_NUM = rf"{_CN_INT}(?:点[零〇一二三四五六七八九]+)?"
 _CN = re.compile(rf"负?(?:百分之{_CN_NUM}|(?:{_CN_INT}又)?{_CN_INT}分之{_CN_NUM}|{_CN_NUM})")
-_CN_AFTER_MARKER = re.compile(rf"[\s:]*({_CN.pattern})")
+_CN_AFTER_MARKER = re.compile(rf"[\s:]*((?>{_CN.pattern}))(?!分之|\d)")  # not the 百 of 百分之20
 _CN_WORD = re.compile(r"[共样些般起定直致切半]")  # 一共, 一样, ...: a word, not the number one
 
 _MARKERS = [
@@ -67,6 +67,7 @@ def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)  # full-width digits, "：", "％" -> ASCII
     text = text.replace("\u2212", "-").replace("\\%", "%").replace("{,}", ",").replace("\\!", "")
     text = re.sub(r"(?<=\d)\s*(?=\\[dt]?frac)", " ", text)  # 1\frac{1}{2}: a mixed number, not 11/2
+    text = re.sub(rf"百分之\s*({_NUM})", r"\1%", text)  # 百分之20 is 20%
     return re.sub(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"\1/\2", text)
 
 

@@ -35,6 +35,7 @@ CASES = {
         ("答案是三分之一", "1/3", True),
         ("答案是一又二分之一", "1.5", True),
         ("答案是百分之二十", "20%", True),
+        ("答案是百分之20", "0.2", True),  # digits after 百分之: 20%, not 百 = 100
         ("答案是两个", "2", True),
         ("答案是负三", "-3", True),
         ("答案是一共12个", "12", True),  # 一共 ("in all") is a word, not the number one
