@@ -11,11 +11,16 @@
 # %% [markdown]
 # # Corruption and repair (the paper's Table 2), and diversity under sampling
 #
-# Every sample has an error class (`t2m/analysis/errors.py`): **correct**, **last_mile** (the
-# reasoning's last computed value is the gold, the stated answer is not), **reasoning** (a wrong
-# answer the reasoning did not reach the gold for either) and **no_answer** (no stated answer, or cut
-# off by `gen_length`). Against the baseline, per class: how many of its errors each configuration
-# repaired, and how many of its correct answers it broke into that class.
+# Every sample has an error class (`t2m/analysis/errors.py`, definitions and examples in
+# `docs/scoring.md`): **correct**, **last_mile** (the paper's last-mile corruption: the gold appears
+# among the reasoning chain's numbers, the stated answer is wrong; a repeated marker with no number
+# counts too), **reasoning** (a wrong answer the chain never reached) and **no_answer** (no stated
+# answer, or cut off by `gen_length`). **last_value** is t2m's stricter subset of last_mile (the
+# chain's last computed value is the gold, by a step that holds). Against the baseline, per class: how
+# many of its errors each configuration repaired (the **gross repair rate**, repaired / baseline
+# errors: the paper's 92 of 155, 59.4%), how many of its correct answers it broke into that class, and
+# the **net change** of the class's errors ((baseline - configuration) / baseline: the paper's
+# 155 -> 91, 41.3%).
 #
 # Parameters: the next cell, or `T2M_RESULTS_DIR` in the environment.
 
@@ -29,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from t2m.analysis.repair import format_table, long_table, repair_table, transitions
+from t2m.analysis.repair import format_table, long_table, repair_table, table2, transitions
 from t2m.pipeline import report
 from t2m.pipeline.store.jobdir import job_records
 
@@ -40,15 +45,28 @@ repair = long_table(table)
 print(f"{results_dir}: {len(table)} configurations, {repair['job'].nunique() if len(repair) else 0} compared with the baseline {baseline}")
 
 # %% [markdown]
-# ## The baseline's errors by class
+# ## The baseline's errors by class, and the forms of its corruption
 
 # %%
+forms = ["n_marker_repeated", "n_digits_appended", "n_digits_dropped", "n_digit_substituted", "n_other_corruption"]
 base_rows = table[table["vs_baseline"] == "baseline"]
-base_rows[["job", "strategy", "tau", "accuracy", "n_last_mile", "n_reasoning", "n_no_answer"]]
+base_rows[[c for c in ["job", "strategy", "tau", "accuracy", "n_last_mile", "n_last_value", "n_reasoning", "n_no_answer", *forms]
+           if c in base_rows]]  # fmt: skip
+
+# %% [markdown]
+# ## Table 2: per configuration against its baseline
+# On the problems each shares with its baseline: errors, corruption (`last_mile`, the paper's rule),
+# `last_value`, reasoning and unanswered errors, accuracy and Δ; per class the gross repair rate
+# (`gross_repair_<class>`) and the net change (`net_change_<class>`).
+
+# %%
+t2 = table2(table)
+t2
 
 # %% [markdown]
 # ## Repaired and broken, per configuration and class
-# `share`: the class's part of the baseline's errors; `repair_rate`: repaired / the baseline's errors of the class.
+# `share`: the class's part of the baseline's errors; `repair_rate`: the gross repair rate, repaired / the
+# baseline's errors of the class; `net_change`: (the baseline's errors - the configuration's) / the baseline's.
 
 # %%
 pivot = repair.pivot_table(index=["job", "strategy", "tau", "c_max", "rho_max"], columns="class",

@@ -111,3 +111,11 @@ def test_verdicts():
 def test_outcomes_first_record_wins():
     recs = [{"id": 1, "correct": True}, {"id": "2", "correct": False}, {"id": 1, "correct": False}]
     assert stats.outcomes(recs) == {"1": True, "2": False}
+
+
+@pytest.mark.parametrize(("config", "base"), [(True, False), (False, True), (True, True), (False, False)])
+def test_one_problem_gives_the_uninformative_interval(config, base):
+    r = stats.compare({"p0": config}, {"p0": base})  # dataset.limit=1
+    assert r.n == 1 and r.delta == int(config) - int(base)
+    assert r.delta_ci95 == (-1.0, 1.0) and r.verdict == "n.s."
+    assert r.to_dict()["delta_ci95"] == [-1.0, 1.0]

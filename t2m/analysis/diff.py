@@ -20,7 +20,7 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
-from t2m.analysis.errors import classify
+from t2m.analysis.errors import record_analysis
 
 CHANGES = ("fixed", "broken", "other_answer", "same_answer", "unchanged")
 COLUMNS = [
@@ -75,6 +75,5 @@ def _by_id(records: Iterable[Mapping]) -> dict[str, Mapping]:
 
 
 def _class(record: Mapping) -> str | None:
-    if record.get("generation") is None or record.get("gold") is None:
-        return None
-    return classify(record["generation"], str(record["gold"]))
+    analysis = record_analysis(record)
+    return analysis.cls if analysis else None

@@ -3,7 +3,9 @@
 One module for every number a summary, table, W&B run or plot shows, so they all agree:
 
     summarize(records)          accuracy (flexible and strict) with 95% Wilson intervals, cost means,
-                                errors by class (n_last_mile, n_reasoning, n_no_answer)
+                                errors by class (n_last_mile, n_reasoning, n_no_answer), the stricter
+                                last-mile rule (n_last_value) and the corruption forms (n_marker_repeated,
+                                n_digits_appended, n_digits_dropped, n_digit_substituted, n_other_corruption)
     wilson_interval(k, n)       the interval itself
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from t2m.analysis.repair import class_counts
+from t2m.analysis.repair import error_counts
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -53,5 +55,5 @@ def summarize(records: list[dict], n_expected: int | None = None) -> dict:
         "mean_output_tokens": mean("output_tokens"),
         "wall_time_s": wall,
         "tokens_per_s": out_tokens / wall if wall > 0 else None,
-        **{f"n_{c}": v for c, v in class_counts(records).items() if c != "correct"},  # errors by class (t2m.analysis.errors)
+        **{f"n_{c}": v for c, v in error_counts(records).items() if c != "correct"},  # errors by class (t2m.analysis.errors)
     }

@@ -15,6 +15,10 @@ and `p_value` is the exact McNemar test: fixed against fixed + broken under a fa
 Pairing is what makes small differences visible: at n = 100 each configuration's own (Wilson)
 interval is about ±9 points wide, while 8 fixes and no breaks is already p = 0.008.
 
+With one problem (`dataset.limit=1`) a bootstrap has nothing to resample: the interval is then
+(-1, 1), every Δ a single pair allows, which says that one problem bounds nothing (and p = 1 or 0.5,
+never significant).
+
 Only problems both configurations hold are compared (`n` says how many), so a configuration still
 running, or a sweep over a different `dataset.limit`, is compared on what the two have in common.
 """
@@ -96,6 +100,8 @@ def mcnemar_exact(fixed: int, broken: int) -> float:
 
 def paired_bootstrap_ci(x: np.ndarray, y: np.ndarray, *, seed: int = SEED, n_resamples: int = N_RESAMPLES) -> tuple[float, float]:
     """95% percentile-bootstrap interval of mean(x) - mean(y), resampling the pairs (x_i, y_i)."""
+    if len(x) == 1:
+        return (-1.0, 1.0)  # every resample is the one pair again: no spread to estimate, so no bound
     if np.array_equal(x, y):
         return (0.0, 0.0)  # every resample has difference 0 (the bootstrap would call this degenerate)
     res = stats.bootstrap(
