@@ -10,6 +10,8 @@ comparison to the baseline, written as
                                    passes per sample (t2m.pipeline.report.plot)
     repair_table.csv               per configuration and error class: the baseline's errors, how many
                                    it repaired and how many correct answers it broke (t2m.analysis.repair)
+    table2.csv                     the paper's Table 2: per configuration its errors by class, accuracy,
+                                   Δ, and per class the gross repair rate and the net change
 
 and printed as a few lines (`describe`). It is rebuilt from the job directories at any time (also
 while a sweep runs, or after it was killed); the command is t2m.pipeline.report.cli, and the multirun
@@ -29,7 +31,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from t2m.analysis.repair import COLUMNS as REPAIR_COLUMNS
-from t2m.analysis.repair import long_table
+from t2m.analysis.repair import long_table, table2
 from t2m.analysis.stats import ALPHA
 from t2m.pipeline.report import baseline as baselines
 from t2m.pipeline.report.paired import COLUMNS as PAIRED_COLUMNS
@@ -42,6 +44,7 @@ from t2m.pipeline.store.jobdir import SUMMARY, job_dirs, job_row
 log = logging.getLogger(__name__)
 
 TABLE_CSV, TABLE_PARQUET, PLOT_PNG, REPAIR_CSV = "sweep_results.csv", "sweep_results.parquet", "cost_vs_accuracy.png", "repair_table.csv"
+TABLE2_CSV = "table2.csv"  # the paper's Table 2 layout: errors by class, gross repair and net change per configuration
 LEAD_COLUMNS = [
     "job", "strategy", "tau", "c_max", "rho_max", "accuracy", "accuracy_ci95_low", "accuracy_ci95_high", *PAIRED_COLUMNS,
     "strict_accuracy", "n", "complete", "mean_modifications", "mean_forwards", "mean_output_tokens",
@@ -105,6 +108,7 @@ def build(results_dir: Path, overlay: str | Path | None = None, baseline=None) -
     write_atomically(results_dir / TABLE_CSV, lambda tmp: df.to_csv(tmp, index=False))
     write_atomically(results_dir / TABLE_PARQUET, lambda tmp: df.to_parquet(tmp, index=False))
     write_atomically(results_dir / REPAIR_CSV, lambda tmp: long_table(df).to_csv(tmp, index=False))
+    write_atomically(results_dir / TABLE2_CSV, lambda tmp: table2(df).to_csv(tmp, index=False))
     ref = read_overlay(overlay) if overlay else None
     write_atomically(results_dir / PLOT_PNG, lambda tmp: plot(df, tmp, ref, title=title(df)))
     return df, results_dir / PLOT_PNG
