@@ -2,7 +2,7 @@
 tests/slurm_cluster.py on their own ports and directories, with fake A100s as GRES; no accounting
 database, so a small `sacct` stand-in answers submitit from squeue).
 
-What runs here is what a user types: the jobs/ recipes and the README's cluster commands, through
+What runs here is what a user types: the jobs/ recipes and the cluster commands of docs/cluster.md, through
 t2m's own `slurm` and `slurm_a100` launcher configs. Jobs are held mid-decode (tests/slurm_gate) and
 then requeued by SLURM, pre-empted through submitit's USR2 path, or cancelled for good; afterwards
 the store holds every sample exactly once, complete configurations are not decoded or logged again,
@@ -148,7 +148,7 @@ def test_requeue_preemption_and_a_cancelled_job_lose_and_repeat_nothing(slurm, t
 
 
 def test_a100_recipe_readme_commands_and_wandb_sync(slurm, tmp_path):
-    """The README's three cluster commands on the fake-GRES SLURM: the packed A100 ablation
+    """The three cluster commands of docs/cluster.md on the fake-GRES SLURM: the packed A100 ablation
     (jobs/paper_ablation_a100.sh), the same command again after a pre-emption (resume), and the W&B
     sync (jobs/sync_wandb.sh, as a dry run: no network here)."""
     commands = readme_cluster_commands()
@@ -223,11 +223,11 @@ def test_a100_recipe_readme_commands_and_wandb_sync(slurm, tmp_path):
     assert p.returncode == 0, p.stderr
     listed = re.findall(r"offline-run-\S+-(t2m-[0-9a-f]+)/", p.stdout + p.stderr)
     assert "Would sync 14 run(s)" in p.stdout + p.stderr and sorted(listed) == sorted(runs)
-    TALLY["cluster commands from the README run on a real slurmctld"] += len(commands)
+    TALLY["cluster commands from docs/cluster.md run on a real slurmctld"] += len(commands)
 
 
 def as_argv(command: str, env: dict) -> list[str]:
-    """A README command as a process: leading VAR=value words must be what `env` holds (the test
+    """A documented command as a process: leading VAR=value words must be what `env` holds (the test
     sets them), and jobs/ is the repository's (the command runs in a scratch directory, not a clone)."""
     words = shlex.split(command)
     while "=" in words[0]:
@@ -237,8 +237,9 @@ def as_argv(command: str, env: dict) -> list[str]:
 
 
 def readme_cluster_commands() -> list[str]:
-    """The commands of the README's "Cluster" section (its code block), one per line, comments dropped."""
-    text = (REPO / "README.md").read_text()
+    """The commands of the cluster page's "Cluster" section (docs/cluster.md, its first bash block), one
+    per line, comments dropped."""
+    text = (REPO / "docs" / "cluster.md").read_text()
     section = text.split("## Cluster", 1)[1].split("\n## ", 1)[0]
     block = section.split("```bash", 1)[1].split("```", 1)[0]
     lines = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]

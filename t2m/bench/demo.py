@@ -30,7 +30,7 @@ from t2m.analysis.stats import mcnemar_exact
 from t2m.decoding import register_strategy
 
 SWEEP = Path(__file__).resolve().parents[2] / "sweeps" / "paper_ablation.yaml"
-CONTROL = "random_control"  # not `random_remask`: that name is the README's own-policy example
+CONTROL = "random_control"  # not `random_remask`: that name is the docs' own-policy example
 TARGET_P = 0.01  # issue 10's bar for "remasking really helps" (stricter than the report's 0.05)
 
 

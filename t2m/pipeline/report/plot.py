@@ -1,7 +1,7 @@
 """The cost-versus-accuracy figure of a sweep: a PNG (matplotlib) and the same for W&B (plotly).
 
 Both draw one point per configuration with the same marks, so that the PNG and the W&B chart read
-alike (README, "Reading the plot"):
+alike (docs/results.md, "Reading the plot"):
 
     colour        the strategy (detector)
     shape         the paired comparison with the baseline: ★ the baseline itself, ▲ significantly
