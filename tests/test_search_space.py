@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
-from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from t2m.analysis.front import hypervolume_2d, non_dominated, pareto_ranks
 from t2m.pipeline import cli as sweep
@@ -101,6 +101,24 @@ def test_command_line_fixes_or_narrows_dimensions():
     assert next(d for d in s.dims if d.key == "tau").distribution.choices == (0.1, 0.3)
     # a decoding key the space lacks becomes a dimension
     assert any(d.key == "block_length" and d.searched for d in build(CHEAPER, "block_length=16,32").dims)
+
+
+def test_sweep_syntax_becomes_optuna_distributions():
+    s = build({"strategy": ["lowprob", "t2t"], "c_max": "tag(int, interval(1, 5))", "rho_max": "tag(log, interval(0.05, 0.8))",
+               "block_length": "range(16, 65, 16)", "threshold": "choice(0.6, 0.7)"})  # fmt: skip
+    dists = {d.key: d.distribution for d in s.dims}
+    assert dists["c_max"] == IntDistribution(1, 5)  # tag(int, ...): integers, as Hydra's Optuna sweeper reads it
+    assert dists["rho_max"] == FloatDistribution(0.05, 0.8, log=True)  # a log scale is continuous (no resolution grid)
+    assert dists["block_length"] == IntDistribution(16, 64, step=16)
+    assert dists["threshold"] == CategoricalDistribution([0.6, 0.7])
+    assert build({"strategy": ["lowprob", "t2t"], "c_max": "tag(int, interval(1.5, 2.5))"}).dims[0].value == 2  # one integer: fixed
+    # range() has Hydra's meaning (the stop excluded): the values a grid of the same override runs, no more.
+    (override,) = cli("tau=range(0.05,0.95,0.1)")
+    tau = next(d for d in build({"strategy": ["lowprob", "t2t"]}, override.input_line).dims if d.name == "tau[lowprob]")
+    grid = [round(v, 10) for v in override.sweep_iterator()]
+    assert tau.distribution == FloatDistribution(grid[0], grid[-1], step=0.1) and len(grid) == 9
+    with pytest.raises(ConfigError, match=r"c_max=interval\(1.2, 1.8\) holds no integer"):
+        build({"strategy": ["lowprob", "t2t"], "c_max": "tag(int, interval(1.2, 1.8))"})
 
 
 def test_named_sweeps_grids_are_the_papers_109_configurations():
