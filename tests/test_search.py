@@ -235,6 +235,8 @@ def test_two_workers_share_one_study(tmp_path):
     (("dataset=arith100,arith1000",), "cannot be searched"),
     (("hydra.sweeper.stages=[0.5,0.2]",), "is not increasing"),
     (("hydra.sweeper.sampler._target_=optuna.samplers.NoSuchSampler",), "hydra.sweeper.sampler cannot be built"),
+    (("+hydra.sweeper.params={rho_max: [0.2, 0.4]}",), "hydra.sweeper.space and hydra.sweeper.params are both given"),
+    (("~hydra.sweeper.space", "+hydra.sweeper.params={strategy: [lowprob], c_max: []}"), "hydra.sweeper.params.c_max is an empty list"),  # params is read
 ])  # fmt: skip
 def test_bad_search_is_one_line_before_anything_is_written(search, monkeypatch, tmp_path, args, message):
     from t2m.pipeline import task

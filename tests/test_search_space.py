@@ -12,6 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -31,8 +32,8 @@ def cli(*overrides):
     return OverridesParser.create().parse_overrides(list(overrides))
 
 
-def build(spec=None, *overrides, grids=None, resolution=0.01):
-    return space.build(spec, grids, cli(*overrides), BASE, resolution)
+def build(spec=None, *overrides, grids=None, resolution=0.01, params=None):
+    return space.build(spec, grids, cli(*overrides), BASE, resolution, params=params)
 
 
 def enumerate_space(s):
@@ -119,6 +120,16 @@ def test_sweep_syntax_becomes_optuna_distributions():
     assert tau.distribution == FloatDistribution(grid[0], grid[-1], step=0.1) and len(grid) == 9
     with pytest.raises(ConfigError, match=r"c_max=interval\(1.2, 1.8\) holds no integer"):
         build({"strategy": ["lowprob", "t2t"], "c_max": "tag(int, interval(1.2, 1.8))"})
+
+
+def test_params_is_another_name_for_space():
+    # Hydra's Optuna sweeper and lightning-hydra-template's hparams_search/ files call the space `params:`.
+    assert build(params=CHEAPER).signature() == build(CHEAPER).signature()
+    with pytest.raises(ConfigError, match="hydra.sweeper.params.c_max is an empty list"):  # errors name the key as written
+        build(params={"strategy": ["lowprob"], "c_max": []})
+    with pytest.raises(ConfigError, match="hydra.sweeper.space and hydra.sweeper.params are both given") as e:
+        build(CHEAPER, params={"rho_max": "interval(0.1, 0.5)"})
+    assert "\n" not in str(e.value)
 
 
 def test_named_sweeps_grids_are_the_papers_109_configurations():
@@ -251,6 +262,11 @@ def test_search_files_compose():
         assert cfg.hydra.mode.name == "MULTIRUN" and cfg.experiment == "search_cheaper/arith100"
         cfg = compose("config", overrides=["search=paper_ablation"], return_hydra_config=True)
         assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.OptunaSweeper" and len(cfg.hydra.sweeper.grids) == 4
+        # a search file that writes `params:` instead of `space:` reaches the sweeper
+        cfg = compose("config", overrides=["search=cheaper", "~hydra.sweeper.space", "+hydra.sweeper.params={strategy: [lowprob, t2t]}"],
+                      return_hydra_config=True)  # fmt: skip
+        sweeper = instantiate(cfg.hydra.sweeper)
+        assert build(sweeper.space, params=sweeper.params).strategies == ["lowprob", "t2t"]
         cfg = compose("config", overrides=["sweep=quick"], return_hydra_config=True)
         assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.UnionSweeper"  # no search: the union sweeper
     GlobalHydra.instance().clear()

@@ -1,7 +1,8 @@
 """The search space: which decoding keys a search varies, over which values, for which strategies.
 
-A search file writes it under `hydra.sweeper.space` in Hydra's sweep syntax: Hydra's override parser
-reads it, and this module makes Optuna distributions of what it reads. A list or choice() is
+A search file writes it under `hydra.sweeper.space` (or `params`, as Hydra's Optuna sweeper and
+lightning-hydra-template's hparams_search/ files call it) in Hydra's sweep syntax: Hydra's override
+parser reads it, and this module makes Optuna distributions of what it reads. A list or choice() is
 categorical, interval() a range of numbers (on a grid of hydra.sweeper.resolution; tag(log, ...) a log
 scale, tag(int, ...) integers), range() a stepped one, a single value fixes the key, `tau: allowed`
 is each strategy's own tau range, and {lowprob: ..., logitdiff: ...} gives a key values per strategy.
@@ -148,12 +149,12 @@ class Space:
 # ---- building it from the search file, a named sweep's grids and the command line ------------------
 
 
-def build(spec, grids, cli: Iterable[Override], base: Mapping, resolution: float | None) -> Space:
-    """The space of a search: `spec` (hydra.sweeper.space), else the named sweep's `grids`, with the
-    command line's decoding overrides applied. `base` holds the configured value of every decoding key.
-    Raises ConfigError (one line) for an empty, contradictory or invalid space."""
-    where = "hydra.sweeper.space"
-    spec = dict(_plain(spec) or (from_grids(_plain(grids)) if grids else {}))
+def build(spec, grids, cli: Iterable[Override], base: Mapping, resolution: float | None, params=None) -> Space:
+    """The space of a search: `spec` (hydra.sweeper.space) or `params` (its alias), else the named
+    sweep's `grids`, with the command line's decoding overrides applied. `base` holds the configured
+    value of every decoding key. Raises ConfigError (one line) for an empty, contradictory or invalid space."""
+    spec, where = _given(spec, params)
+    spec = dict(spec or (from_grids(_plain(grids)) if grids else {}))
     for o in cli:
         key = o.get_key_element().lstrip("+~")
         if key in DECODE_FIELDS:
@@ -175,6 +176,15 @@ def build(spec, grids, cli: Iterable[Override], base: Mapping, resolution: float
         raise ConfigError(f"the search space is empty: every key is fixed ({space.describe()}); allowed: at least one key with several "
                           f"values, e.g. strategy=lowprob,logitdiff or rho_max=interval(0.1,1.0)")  # fmt: skip
     return space
+
+
+def _given(space, params) -> tuple[dict, str]:
+    """The search file's space and the name it was given under: `space`, or `params` as Hydra's Optuna
+    sweeper calls it (so a search file written for that plugin is not silently ignored)."""
+    space, params = _plain(space), _plain(params)
+    if space and params:
+        raise ConfigError("hydra.sweeper.space and hydra.sweeper.params are both given; allowed: one of them (params is another name for space)")
+    return (params, "hydra.sweeper.params") if params else (space, "hydra.sweeper.space")
 
 
 def from_grids(grids: Mapping[str, Mapping]) -> dict:

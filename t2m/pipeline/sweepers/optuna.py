@@ -71,6 +71,7 @@ class OptunaSearch:
         self.study_name, self.storage, self.n_trials, self.n_jobs = study_name, storage, n_trials, n_jobs
         self.objectives, self.max_accuracy_drop, self.stages, self.reduction_factor = objectives, max_accuracy_drop, stages, reduction_factor
         self.resolution, self.sampler, self.space, self.grids, self.grid = resolution, sampler, space, grids, grid
+        self.params = params  # Hydra's Optuna sweeper's name for `space` (t2m.pipeline.search.space reads either)
         self.hydra_context = self.config = self.launcher = None
         self.job_idx = 0
 
