@@ -90,6 +90,8 @@ def test_search_runs_trials_as_ordinary_jobs_and_continues(search, tmp_path):
         assert (summary["trial"], summary["trial_state"]) == (t.number, state)  # marked in the job's summary...
         assert summary["n"] == (10 if state == "complete" else summary["trial_stage"]) < 11
         assert table.loc[table["trial"] == t.number, "trial_state"].item() == state  # ...and the trials table
+    # Optuna's states, which optuna-dashboard counts, agree with t2m's: a repeat is never one more pruned trial.
+    assert sum(t.state == optuna.trial.TrialState.PRUNED for t in trials) == (table["trial_state"] == "pruned").sum()
     sweep_table = pd.read_csv(tmp_path / STUDY / "sweep_results.csv")  # the grid's table of the same job directories
     assert set(sweep_table.loc[sweep_table["trial_state"] == "pruned", "n"]) <= {2, 5}
     assert "front    #" in out and "dashboard: optuna-dashboard" in out

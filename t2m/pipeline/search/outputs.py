@@ -108,7 +108,7 @@ def trials_table(study, table: pd.DataFrame, plan) -> pd.DataFrame:
         if t.user_attrs.get("role") == "baseline":
             state = "baseline"
         elif repeat is not None:
-            state = "repeat"  # a proposal of trial `duplicate_of`'s configuration: nothing ran (Optuna: pruned)
+            state = "repeat"  # a proposal of trial `duplicate_of`'s configuration: nothing ran (Optuna: its result, or fail)
         config = {k: v for k, v in (t.user_attrs.get("config") or {}).items()}
         out.append({
             **config,  # what was proposed (the only columns of a trial that never ran)
