@@ -90,6 +90,8 @@ def test_search_runs_trials_as_ordinary_jobs_and_continues(search, tmp_path):
         assert (summary["trial"], summary["trial_state"]) == (t.number, state)  # marked in the job's summary...
         assert summary["n"] == (10 if state == "complete" else summary["trial_stage"]) < 11
         assert table.loc[table["trial"] == t.number, "trial_state"].item() == state  # ...and the trials table
+    # Optuna's states, which optuna-dashboard counts, agree with t2m's: a repeat is never one more pruned trial.
+    assert sum(t.state == optuna.trial.TrialState.PRUNED for t in trials) == (table["trial_state"] == "pruned").sum()
     sweep_table = pd.read_csv(tmp_path / STUDY / "sweep_results.csv")  # the grid's table of the same job directories
     assert set(sweep_table.loc[sweep_table["trial_state"] == "pruned", "n"]) <= {2, 5}
     assert "front    #" in out and "dashboard: optuna-dashboard" in out
@@ -235,6 +237,8 @@ def test_two_workers_share_one_study(tmp_path):
     (("dataset=arith100,arith1000",), "cannot be searched"),
     (("hydra.sweeper.stages=[0.5,0.2]",), "is not increasing"),
     (("hydra.sweeper.sampler._target_=optuna.samplers.NoSuchSampler",), "hydra.sweeper.sampler cannot be built"),
+    (("+hydra.sweeper.params={rho_max: [0.2, 0.4]}",), "hydra.sweeper.space and hydra.sweeper.params are both given"),
+    (("~hydra.sweeper.space", "+hydra.sweeper.params={strategy: [lowprob], c_max: []}"), "hydra.sweeper.params.c_max is an empty list"),  # params is read
 ])  # fmt: skip
 def test_bad_search_is_one_line_before_anything_is_written(search, monkeypatch, tmp_path, args, message):
     from t2m.pipeline import task

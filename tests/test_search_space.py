@@ -12,13 +12,16 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
 
 from t2m.analysis.front import hypervolume_2d, non_dominated, pareto_ranks
 from t2m.pipeline import cli as sweep
 from t2m.pipeline.search import objectives, space
 from t2m.pipeline.search.halving import REFERENCE, STAGES, ParetoHalvingPruner, check_stages, stage_limits
+from t2m.pipeline.sweepers.optuna import Earlier, counts_against_budget, tell_repeat
 from t2m.pipeline.checks.validate import ConfigError
 
 from test_sweep import PAPER
@@ -31,8 +34,8 @@ def cli(*overrides):
     return OverridesParser.create().parse_overrides(list(overrides))
 
 
-def build(spec=None, *overrides, grids=None, resolution=0.01):
-    return space.build(spec, grids, cli(*overrides), BASE, resolution)
+def build(spec=None, *overrides, grids=None, resolution=0.01, params=None):
+    return space.build(spec, grids, cli(*overrides), BASE, resolution, params=params)
 
 
 def enumerate_space(s):
@@ -101,6 +104,34 @@ def test_command_line_fixes_or_narrows_dimensions():
     assert next(d for d in s.dims if d.key == "tau").distribution.choices == (0.1, 0.3)
     # a decoding key the space lacks becomes a dimension
     assert any(d.key == "block_length" and d.searched for d in build(CHEAPER, "block_length=16,32").dims)
+
+
+def test_sweep_syntax_becomes_optuna_distributions():
+    s = build({"strategy": ["lowprob", "t2t"], "c_max": "tag(int, interval(1, 5))", "rho_max": "tag(log, interval(0.05, 0.8))",
+               "block_length": "range(16, 65, 16)", "threshold": "choice(0.6, 0.7)"})  # fmt: skip
+    dists = {d.key: d.distribution for d in s.dims}
+    assert dists["c_max"] == IntDistribution(1, 5)  # tag(int, ...): integers, as Hydra's Optuna sweeper reads it
+    assert dists["rho_max"] == FloatDistribution(0.05, 0.8, log=True)  # a log scale is continuous (no resolution grid)
+    assert dists["block_length"] == IntDistribution(16, 64, step=16)
+    assert dists["threshold"] == CategoricalDistribution([0.6, 0.7])
+    assert build({"strategy": ["lowprob", "t2t"], "c_max": "tag(int, interval(1.5, 2.5))"}).dims[0].value == 2  # one integer: fixed
+    # range() has Hydra's meaning (the stop excluded): the values a grid of the same override runs, no more.
+    (override,) = cli("tau=range(0.05,0.95,0.1)")
+    tau = next(d for d in build({"strategy": ["lowprob", "t2t"]}, override.input_line).dims if d.name == "tau[lowprob]")
+    grid = [round(v, 10) for v in override.sweep_iterator()]
+    assert tau.distribution == FloatDistribution(grid[0], grid[-1], step=0.1) and len(grid) == 9
+    with pytest.raises(ConfigError, match=r"c_max=interval\(1.2, 1.8\) holds no integer"):
+        build({"strategy": ["lowprob", "t2t"], "c_max": "tag(int, interval(1.2, 1.8))"})
+
+
+def test_params_is_another_name_for_space():
+    # Hydra's Optuna sweeper and lightning-hydra-template's hparams_search/ files call the space `params:`.
+    assert build(params=CHEAPER).signature() == build(CHEAPER).signature()
+    with pytest.raises(ConfigError, match="hydra.sweeper.params.c_max is an empty list"):  # errors name the key as written
+        build(params={"strategy": ["lowprob"], "c_max": []})
+    with pytest.raises(ConfigError, match="hydra.sweeper.space and hydra.sweeper.params are both given") as e:
+        build(CHEAPER, params={"rho_max": "interval(0.1, 0.5)"})
+    assert "\n" not in str(e.value)
 
 
 def test_named_sweeps_grids_are_the_papers_109_configurations():
@@ -233,6 +264,11 @@ def test_search_files_compose():
         assert cfg.hydra.mode.name == "MULTIRUN" and cfg.experiment == "search_cheaper/arith100"
         cfg = compose("config", overrides=["search=paper_ablation"], return_hydra_config=True)
         assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.OptunaSweeper" and len(cfg.hydra.sweeper.grids) == 4
+        # a search file that writes `params:` instead of `space:` reaches the sweeper
+        cfg = compose("config", overrides=["search=cheaper", "~hydra.sweeper.space", "+hydra.sweeper.params={strategy: [lowprob, t2t]}"],
+                      return_hydra_config=True)  # fmt: skip
+        sweeper = instantiate(cfg.hydra.sweeper)
+        assert build(sweeper.space, params=sweeper.params).strategies == ["lowprob", "t2t"]
         cfg = compose("config", overrides=["sweep=quick"], return_hydra_config=True)
         assert cfg.hydra.sweeper._target_ == "hydra_plugins.t2m_sweepers.UnionSweeper"  # no search: the union sweeper
     GlobalHydra.instance().clear()
@@ -243,3 +279,43 @@ def test_paper_space_is_categorical():
     s = build({}, grids=grids)
     assert all(isinstance(d.distribution, CategoricalDistribution) for d in s.dims if d.searched)
     assert isinstance(build(CHEAPER).dims[-1].distribution, FloatDistribution)
+
+
+def test_a_repeat_is_told_apart_from_a_pruned_trial():
+    # optuna-dashboard counts Optuna's states: a repeat (a proposal of a configuration already evaluated,
+    # which runs nothing) must not add to the pruned ones.
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    done, pruned = study.ask(), study.ask()
+    done.set_constraint("accuracy_drop", -0.01)
+    study.tell(done, [0.4, 5.0])
+    study.tell(pruned, state=TrialState.PRUNED)
+    for earlier in (Earlier(done.number, "trial000", {"accuracy_drop": -0.01}, "complete", [0.4, 5.0]),
+                    Earlier(pruned.number, "trial001", {}, "pruned"), Earlier(2, "trial002", {}, "running")):  # fmt: skip
+        tell_repeat(study, study.ask(), earlier)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL]
+    assert [t.user_attrs.get("duplicate_of") for t in trials] == [None, None, 0, 1, 2]
+    assert (trials[2].values, trials[2].constraints) == ([0.4, 5.0], {"accuracy_drop": -0.01})  # the configuration's result, once more
+    assert trials[2].user_attrs["job"] == "trial000" and not any(counts_against_budget(t) for t in trials[2:])
+
+
+def test_repeats_do_not_stall_the_sampler():
+    # The sampler as conf/hydra/sweeper/optuna.yaml sets it, on the paper's 109 configurations, all of one
+    # accuracy (as on the bundled model). Told nothing by a repeat (FAIL), TPE proposed the same
+    # configuration again and again; told the configuration's result, it moves on.
+    grids = OmegaConf.load(sweep.SWEEPS_DIR / "paper_ablation.yaml").hydra.sweeper.grids
+    s = build({}, grids=grids)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    known, proposals = {}, 0
+    while len(known) < 30 and proposals < 90:
+        study.sampler = optuna.samplers.TPESampler(seed=len(study.trials), n_startup_trials=10, multivariate=True, group=True, constant_liar=True)
+        trial, proposals = study.ask(), proposals + 1
+        values = s.suggest(trial)
+        key = tuple(sorted(values.items(), key=str))
+        if key in known:
+            tell_repeat(study, trial, known[key])
+            continue
+        result = [0.38, 5.0 + (values.get("tau") or 0) + 0.1 * (values.get("c_max") or 6) * (values.get("rho_max") or 1)]
+        study.tell(trial, result)
+        known[key] = Earlier(trial.number, None, {}, "complete", result)
+    assert len(known) == 30, f"{proposals} proposals found only {len(known)} configurations"

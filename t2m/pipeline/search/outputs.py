@@ -24,10 +24,13 @@ from omegaconf import OmegaConf
 
 from t2m.analysis.front import hypervolume_2d, non_dominated, reference_point
 from t2m.pipeline import report, tracking
-from t2m.pipeline.store.jobdir import SUMMARY, job_records
-from t2m.pipeline.search.objectives import ACCURACY, OBJECTIVES
-from t2m.pipeline.store.entries import atomic_write_json, write_atomically
 from t2m.pipeline.paths import absolute
+from t2m.pipeline.report.baseline import NONE, BaselineError
+from t2m.pipeline.report.plot import comparison as paired_text
+from t2m.pipeline.report.plot import knobs
+from t2m.pipeline.search.plot import front_png, plot_axes
+from t2m.pipeline.store.entries import atomic_write_json, write_atomically
+from t2m.pipeline.store.jobdir import SUMMARY, job_records
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +66,6 @@ def mark_trial(sweeper, plan, number: int, job_dir: Path, state: str, n: int) ->
 def finish(sweeper, plan, study) -> None:
     """The table, the plots, the shortlist and the W&B run of a study, from what its storage and job
     directories hold now (every worker writes them when it ends; the last one has everything)."""
-    from t2m.pipeline.report.baseline import NONE, BaselineError
-
     try:
         table, _ = report.build(plan.dir, baseline=plan.baseline_spec if plan.baseline_spec is not None else NONE)
     except BaselineError as e:
@@ -78,8 +79,6 @@ def finish(sweeper, plan, study) -> None:
     write_atomically(plan.dir / TRIALS_PARQUET, lambda tmp: trials.to_parquet(tmp, index=False))
     grid_dir, grid = find_grid(sweeper, plan, table)
     comparison = compare_with_grid(trials, table, grid, plan) if grid is not None else None
-    from t2m.pipeline.search.plot import front_png
-
     png = plan.dir / FRONT_PNG
     write_atomically(png, lambda tmp: front_png(trials, grid, tmp, plan, comparison, grid_dir))
     for line in shortlist(trials, plan, comparison, grid_dir):
@@ -109,7 +108,7 @@ def trials_table(study, table: pd.DataFrame, plan) -> pd.DataFrame:
         if t.user_attrs.get("role") == "baseline":
             state = "baseline"
         elif repeat is not None:
-            state = "repeat"  # a proposal of trial `duplicate_of`'s configuration: nothing ran (Optuna: pruned)
+            state = "repeat"  # a proposal of trial `duplicate_of`'s configuration: nothing ran (Optuna: its result, or fail)
         config = {k: v for k, v in (t.user_attrs.get("config") or {}).items()}
         out.append({
             **config,  # what was proposed (the only columns of a trial that never ran)
@@ -180,14 +179,6 @@ def _grid_table(path: Path) -> pd.DataFrame | None:
         return None
 
 
-def plot_axes(plan) -> tuple:
-    """(cost objective, accuracy objective) the study is drawn and compared on: its first objective
-    to minimise and its first to maximise (forward passes and accuracy unless it says otherwise)."""
-    cost = next((o for o in plan.objectives if o.direction == "minimize"), OBJECTIVES["forwards"])
-    gain = next((o for o in plan.objectives if o.direction == "maximize"), ACCURACY)
-    return cost, gain
-
-
 def compare_with_grid(trials: pd.DataFrame, table: pd.DataFrame, grid: pd.DataFrame, plan) -> dict | None:
     """The study's front against the grid's, in the plot's two objectives: hypervolume of each (same
     reference point: the grid's worst value of each objective, widened by a tenth of its span) and
@@ -228,8 +219,6 @@ def evaluated_forwards(table: pd.DataFrame) -> float:
 
 def shortlist(trials: pd.DataFrame, plan, comparison: dict | None, grid_dir: Path | None) -> list[str]:
     """The study's front, cheapest first, each with its paired comparison to the baseline."""
-    from t2m.pipeline.report.plot import comparison as paired_text
-
     own = trials[trials["duplicate_of"].isna() & (trials["trial_state"] != "baseline")]
     states, repeats = own["trial_state"].value_counts(), int(trials["duplicate_of"].notna().sum())
     lines = [f"Study {plan.study_name}: {len(own)} trials, {states.get('complete', 0)} complete, {states.get('pruned', 0)} pruned, "
@@ -255,8 +244,6 @@ def shortlist(trials: pd.DataFrame, plan, comparison: dict | None, grid_dir: Pat
 
 
 def trial_knobs(r, plan) -> str:
-    from t2m.pipeline.report.plot import knobs
-
     text = knobs(r)
     for key in plan.extra_keys:
         if key in r and not pd.isna(r[key]):

@@ -110,7 +110,7 @@ def make(sweeper, arguments: list[str]) -> Plan:
 
     base = loader.load_sweep_config(sweeper.config, fixed)
     base_decode = check(base).to_dict()
-    space = spaces.build(sweeper.space, sweeper.grids, decoding, base_decode, resolution)
+    space = spaces.build(sweeper.space, sweeper.grids, decoding, base_decode, resolution, params=sweeper.params)
     study_dir = absolute(sweeper.config.hydra.sweep.dir)
     storage.check(sweeper.storage, study_dir)
     sampler_cfg, seed = _sampler(sweeper.sampler)

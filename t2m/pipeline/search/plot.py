@@ -14,6 +14,15 @@ from pathlib import Path
 import pandas as pd
 
 from t2m.pipeline.report.plot import color, pareto_front
+from t2m.pipeline.search.objectives import ACCURACY, OBJECTIVES
+
+
+def plot_axes(plan) -> tuple:
+    """(cost objective, accuracy objective) the study is drawn and compared on: its first objective
+    to minimise and its first to maximise (forward passes and accuracy unless it says otherwise)."""
+    cost = next((o for o in plan.objectives if o.direction == "minimize"), OBJECTIVES["forwards"])
+    gain = next((o for o in plan.objectives if o.direction == "maximize"), ACCURACY)
+    return cost, gain
 
 
 def front_png(trials: pd.DataFrame, grid: pd.DataFrame | None, path: Path, plan, comparison: dict | None, grid_dir: Path | None) -> Path:
@@ -22,8 +31,6 @@ def front_png(trials: pd.DataFrame, grid: pd.DataFrame | None, path: Path, plan,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
-
-    from t2m.pipeline.search.outputs import plot_axes
 
     cost, gain = plot_axes(plan)
     fig, ax = plt.subplots(figsize=(10, 6.2))

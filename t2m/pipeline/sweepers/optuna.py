@@ -59,6 +59,7 @@ class Earlier:
     job: str | None
     constraints: dict
     state: str  # complete, pruned or running
+    values: list | None = None  # a complete trial's objective values
 
 
 class OptunaSearch:
@@ -71,6 +72,7 @@ class OptunaSearch:
         self.study_name, self.storage, self.n_trials, self.n_jobs = study_name, storage, n_trials, n_jobs
         self.objectives, self.max_accuracy_drop, self.stages, self.reduction_factor = objectives, max_accuracy_drop, stages, reduction_factor
         self.resolution, self.sampler, self.space, self.grids, self.grid = resolution, sampler, space, grids, grid
+        self.params = params  # Hydra's Optuna sweeper's name for `space` (t2m.pipeline.search.space reads either)
         self.hydra_context = self.config = self.launcher = None
         self.job_idx = 0
 
@@ -268,7 +270,7 @@ class _Run:
                 asked.append((trial, values))
         # Configurations evaluated or being evaluated (by any worker, or earlier in this batch): a proposal
         # of one of them is a repeat and runs nothing.
-        known = {t.user_attrs.get("identity"): Earlier(t.number, t.user_attrs.get("job"), t.constraints, t.state.name.lower())
+        known = {t.user_attrs.get("identity"): Earlier(t.number, t.user_attrs.get("job"), t.constraints, t.state.name.lower(), t.values)
                  for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
                  if t.user_attrs.get("identity") and "duplicate_of" not in t.user_attrs}  # fmt: skip
         for trial, values in asked:
@@ -288,21 +290,13 @@ class _Run:
 
     def repeat(self, trial, earlier: Earlier) -> None:
         """A proposal of a configuration the study has evaluated or is evaluating: nothing runs, and it
-        does not count against n_trials. Optuna is told it was pruned, as Optuna's FAQ suggests for
-        duplicates, so the sampler moves on instead of proposing it again (a repeat told as a second success weighs
-        that point twice, and a multi-objective TPE then keeps proposing its front's points)."""
-        from optuna.trial import TrialState
-
+        does not count against n_trials (user attr duplicate_of: the earlier trial)."""
         self.repeats_in_a_row += 1
         if self.repeats_in_a_row >= MAX_REPEATS_IN_A_ROW:
             self.exhausted = True
             log.warning(f"Search: the sampler proposed {self.repeats_in_a_row} configurations in a row that were already evaluated; "
                         f"the space looks exhausted, no more trials are asked for")  # fmt: skip
-        trial.set_user_attr("duplicate_of", earlier.number)
-        trial.set_user_attr("job", earlier.job)
-        for key, value in earlier.constraints.items():
-            trial.set_constraint(key, value)
-        self.study.tell(trial, state=TrialState.PRUNED)
+        tell_repeat(self.study, trial, earlier)
         log.info(f"Trial #{trial.number} {describe(self.plan.shown(trial.user_attrs['config']))}: the configuration of trial #{earlier.number} "
                  f"({earlier.state}); a repeat, nothing run")  # fmt: skip
 
@@ -387,6 +381,26 @@ class _Run:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
+
+
+def tell_repeat(study, trial, earlier: Earlier) -> None:
+    """Tell Optuna what is known of a repeated configuration: a complete one's values (and constraints)
+    as COMPLETE, as Optuna's FAQ does for duplicates; a pruned or still running one has no result, so
+    FAIL, which samplers skip (TPE already counts such a point as bad: pruned, or running under the
+    constant liar). Not PRUNED: a dashboard would count a repeat of a front point as a pruned trial. Not
+    FAIL throughout: a sampler told nothing proposes the same configuration again (TPE on the paper's
+    grid: 300 repeats in a row). The user attr duplicate_of tells repeats apart, in trials.csv and as a
+    column of optuna-dashboard's trial table."""
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("duplicate_of", earlier.number)
+    trial.set_user_attr("job", earlier.job)
+    if earlier.state != "complete" or earlier.values is None:
+        study.tell(trial, state=TrialState.FAIL)
+        return
+    for key, value in earlier.constraints.items():
+        trial.set_constraint(key, value)
+    study.tell(trial, earlier.values)
 
 
 def counts_against_budget(trial) -> bool:
