@@ -75,7 +75,7 @@ def test_collect_one_row_per_configuration(tmp_path):
 def test_pareto_front():
     cost = pd.Series([1.0, 2.0, 3.0, 2.5, 0.5])
     acc = pd.Series([0.5, 0.7, 0.9, 0.6, 0.5])
-    assert report.pareto_front(cost, acc) == [4, 1, 2]  # 0 ties 4 at higher cost; 3 is beaten by 1
+    assert plot.pareto_front(cost, acc) == [4, 1, 2]  # 0 ties 4 at higher cost; 3 is beaten by 1
 
 
 def test_build_writes_table_and_plot(tmp_path):
