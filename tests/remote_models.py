@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 CODE = Path(__file__).resolve().parent / "remote_code"
+PAPER_REFERENCE = Path(__file__).resolve().parent / "fixtures" / "paper_reference"
 FAMILIES = {
     "llada2": ("modeling_tiny_llada2.py", "TinyLLaDA2Config", "TinyLLaDA2ForCausalLM", "AutoModelForCausalLM"),
     "llada": ("modeling_tiny_llada.py", "TinyLLaDAConfig", "TinyLLaDAModelLM", "AutoModel"),
@@ -53,6 +54,16 @@ def build_checkpoint(dest: Path, family: str, *, mask_id: int = 63, eos_id: int 
     stem = filename[:-3]
     meta["auto_map"] = {"AutoConfig": f"{stem}.{config_cls}", auto_class: f"{stem}.{model_cls}"}
     (dest / "config.json").write_text(json.dumps(meta, indent=2))
+    return dest
+
+
+def paper_reference_checkpoint(dest: Path) -> Path:
+    """The tiny llada2 checkpoint the paper's code was recorded on (fixtures/paper_reference/: its
+    config and weights), assembled in `dest` with the remote code it names."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(PAPER_REFERENCE / name, dest / name)
+    shutil.copy(CODE / FAMILIES["llada2"][0], dest / FAMILIES["llada2"][0])
     return dest
 
 
