@@ -1,10 +1,12 @@
 """The decoder on the paper's model family, loaded as remote code the way a user loads LLaDA2.1-mini:
 tiny random LLaDA2-style and LLaDA 1.x-style checkpoints built here (tests/remote_code/).
 
-- one row at a time, t2m decodes exactly as the paper's reference loop (tests/remote_models.py),
-  tokens and counts, including blocks that end at the post-step cap with a stale cache;
 - batched == one at a time, and cached == uncached, in both attention modes, which differ;
+- where the paper's code would decode a block forever, the step cap ends it;
 - LLaDA 1.x runs the way its own generate runs it.
+
+Whether one row decodes exactly as the paper's own code is tests/test_paper_reference.py: recorded
+outputs of that code are the oracle, not a loop written here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import random
 
 import pytest
 
-from remote_models import build_checkpoint, llada_generate, paper_generate
+from remote_models import build_checkpoint, llada_generate
 from t2m import DecodeConfig, decode, load_model
 
 MASK, EOS = 63, 2
@@ -24,7 +26,6 @@ SETTINGS = [  # the paper's strategies at settings that edit and remask a lot on
     dict(strategy="t2t_remask", tau=0.7, c_max=1, rho_max=0.5),
     dict(strategy="logitdiff", tau=0.1, c_max=3, rho_max=1.0),
 ]
-PROMPT_LENGTHS = (3, 16, 17, 40, 71)  # inside the first block, block-aligned, one past, several blocks
 
 
 @pytest.fixture(scope="module")
@@ -50,39 +51,15 @@ def test_remote_code_needs_trust_and_is_driven_as_llada2(tmp_path):
     assert type(lm.adapter).__name__ == "LLaDA2Adapter" and (lm.mask_id, lm.eos_id) == (MASK, EOS)
 
 
-@pytest.mark.parametrize("eos_early_stop", [True, False])
-def test_one_row_decodes_exactly_as_the_papers_reference_loop(llada2, eos_early_stop):
-    ours, ref, capped = [], [], 0
-    for prompt in prompts_of(PROMPT_LENGTHS, seed=0):
-        for setting in SETTINGS:
-            kw = dict(block_length=16, gen_length=40, max_post_steps=6, eos_early_stop=eos_early_stop, **setting)
-            r = decode(llada2, [prompt], DecodeConfig(**kw), batch_size=1)[0]
-            ours.append((r.tokens, r.forwards, r.t2t_edits, r.remasks))
-            ref.append(paper_generate(llada2.model, prompt, mask_id=MASK, eos_id=EOS, **kw))
-            capped += sum(n > 16 for n in r.steps_per_block)  # only blocks that ran to the post-step cap get there
-    assert ours == ref
-    assert sum(o[2] for o in ours) > 100 and sum(o[3] for o in ours) > 100 and capped >= 5  # the test exercises edits, remasks, caps
-
-
 def test_where_the_reference_loops_forever_the_step_cap_ends_the_block(tmp_path):
     """A random model that proposes the mask token: this prompt's last block has a masked position
-    whose most likely token is the mask itself, committing it changes nothing, and the reference
-    decodes that block forever. t2m's cap on steps per block ends it (see docs/decoding.md)."""
+    whose most likely token is the mask itself, so committing it changes nothing and the block never
+    runs out of masks; the paper's loop (`while True`, no step limit) would decode it forever. t2m's
+    cap on steps per block ends it (see docs/decoding.md), with the mask left in the output."""
     lm = load_model(build_checkpoint(tmp_path / "ck", "llada2", mask_id=MASK, eos_id=EOS, scale=3.0, proposes_mask=True), trust_remote_code=True)
     prompt = prompts_of([3], seed=0)[0]
-    kw = dict(block_length=16, gen_length=40, max_post_steps=6, strategy="t2t", tau=0.5)
-    with pytest.raises(RuntimeError, match="never ends"):
-        paper_generate(lm.model, prompt, mask_id=MASK, eos_id=EOS, **kw)
-    r = decode(lm, [prompt], DecodeConfig(**kw))[0]
+    r = decode(lm, [prompt], DecodeConfig(block_length=16, gen_length=40, max_post_steps=6, strategy="t2t", tau=0.5))[0]
     assert r.steps_per_block[-1] == 16 * (1 + 1) + 6 + 1 and MASK in r.tokens
-
-
-def test_one_row_matches_the_reference_in_bfloat16(tmp_path):
-    lm = load_model(build_checkpoint(tmp_path / "bf16", "llada2", mask_id=MASK, eos_id=EOS, scale=6.0), trust_remote_code=True, dtype="bfloat16")
-    for prompt, setting in zip(prompts_of((17, 40), seed=1), SETTINGS[:2]):
-        kw = dict(block_length=16, gen_length=32, max_post_steps=4, **setting)
-        r = decode(lm, [prompt], DecodeConfig(**kw), batch_size=1)[0]
-        assert (r.tokens, r.forwards, r.t2t_edits, r.remasks) == paper_generate(lm.model, prompt, mask_id=MASK, eos_id=EOS, **kw)
 
 
 def mixed_rows(n, seed):
