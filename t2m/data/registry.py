@@ -34,14 +34,15 @@ from typing import Callable
 
 PLUGIN_HINT = "a module of your own that registers it goes in plugins=[...]"
 
-# A capitalised word is taken for a name: twins that differ only in who or what they are about are one problem.
-_CAPITALISED = re.compile(r"(?<!\w)[A-Z][\w'’-]*")
+# A word in title case is taken for a name (a sentence's first word too: the same in both twins):
+# questions that differ only in who or what they are about are one problem.
+_CAPITALISED = re.compile(r"(?<!\w)[A-Z][a-z'’-]*(?!\w)")
 _PLACEHOLDER = "\u2400"  # one symbol no question contains
 
 
 def plain_twin_key(question: str) -> str:
-    """Names and spacing ignored: NFKC, capitalised words as one placeholder, whitespace runs as one
-    space, case folded. Numbers are kept: other numbers are another problem."""
+    """Names, case and spacing ignored: NFKC, words in title case (Tom, Janet's) as one placeholder,
+    the rest case folded, whitespace runs as one space. Numbers are kept: other numbers are another problem."""
     text = _CAPITALISED.sub(_PLACEHOLDER, unicodedata.normalize("NFKC", question))
     return " ".join(text.split()).casefold()
 
