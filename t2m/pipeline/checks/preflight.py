@@ -133,7 +133,7 @@ def dataset_duplicates(ds: DictConfig) -> int:
 def _dataset(ds: DictConfig) -> tuple[list, str, int]:
     from t2m import data
 
-    path = str(absolute(ds.path)) if ds.path else None
+    path = os.path.abspath(absolute(ds.path)) if ds.path else None  # one key in the sweeper and its jobs
     stamp = _stamp(path)
     cache_key = (ds.name, path, stamp)
     if cache_key not in _DATASETS:
