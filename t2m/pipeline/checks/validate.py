@@ -66,7 +66,7 @@ def decode_config(cfg: DictConfig) -> DecodeConfig:
 
 
 def load_plugins(cfg: DictConfig) -> None:
-    """Import the modules named in `plugins` (they register their policies), from where the
+    """Import the modules named in `plugins` (they register their policies and datasets), from where the
     command was launched; every process that checks a config does this first."""
     from t2m.decoding.registry import load_plugins as load
 
