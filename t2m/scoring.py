@@ -27,6 +27,9 @@ import unicodedata
 from fractions import Fraction
 
 REL_TOL = 1e-6
+# The answer formats a dataset may declare (its registry entry, `answer=`): what `is_correct` compares.
+# "number": the extraction and numeric comparison below, the only one so far.
+ANSWER_FORMATS = ("number",)
 
 # One number: a thousands-grouped or plain integer part, an optional decimal part; a leading minus
 # only where it cannot be a binary minus (not right after a digit, letter or closing bracket).

@@ -35,9 +35,10 @@ def bundled():
 
 
 def _decode(model, problems, tau):
-    from t2m.data import PROMPT_TEMPLATES, build_prompt
+    from t2m.data import build_prompt
+    from t2m.data.arith import TEMPLATE
 
-    prompts = [build_prompt(p, PROMPT_TEMPLATES["arith"], model.tokenizer) for p in problems]
+    prompts = [build_prompt(p, TEMPLATE, model.tokenizer) for p in problems]
     config = DecodeConfig(strategy=demo.CONTROL, tau=tau, c_max=5, rho_max=1.0, gen_length=64)
     return t2m.decode(model, prompts, config)
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from t2m.data import DATASETS, GEN_LENGTH, PROMPT_TEMPLATES, Problem, build_prompt, load_problems
+from t2m.data import DATASETS, GEN_LENGTH, PROMPT_TEMPLATES, Problem, build_prompt, dataset, distinct, load_problems
 from t2m.data import arith
 from t2m.data.benchmarks import cmath100_indices
 from t2m.tiny import CHECKPOINT as BUNDLED_MODEL
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
-# The evaluation splits must never change: results on disk are keyed by their names. A change to the
-# generator that moves these hashes needs new split names, not new pins.
-PINNED = {"arith100": "19ff3c7940e0c383", "arith1000": "0839d350ded5f83d"}
+# The evaluation splits must not change unnoticed: reports compare results by split name (the store
+# keys samples by content). Issue 24 rebuilt them with one number set per problem: these are new pins.
+PINNED = {"arith100": "8ab2bdfce0a262ea", "arith1000": "8039f091418cb495"}
 
 
 def _digest(problems):
@@ -48,13 +48,45 @@ def test_eval_splits_are_pinned(name):
     assert problems[0].id == f"{name}-0000"
 
 
+def test_every_eval_problem_has_its_own_number_set():
+    """No two problems share their numbers, within a split or across the two (issue 24: the first
+    arith1000 held 811 number sets among 1,000 questions), and none is a twin of another."""
+    splits = [load_problems(name) for name in arith.EVAL_SIZES]
+    every = [p for split in splits for p in split]
+    assert len(every) == 1100
+    assert len({arith.number_set(p.question) for p in every}) == 1100
+    assert len({arith.twin_key(p.question) for p in every}) == 1100
+    # What the splits were before: the same rule finds their twins.
+    retired = arith.generate(1000, arith.RETIRED_SEEDS["arith1000"])
+    assert len({arith.number_set(p.question) for p in retired}) == 811
+    assert distinct(retired, arith.twin_key)[1] == 1000 - 885
+
+
 def test_training_never_sees_an_eval_question():
     evals = arith.eval_questions()
-    assert len(evals) > 1000
+    assert {p.question for name in arith.EVAL_SIZES for p in load_problems(name)} <= evals
+    assert arith.retired_questions() <= evals  # still skipped: the bundled recipe draws the batches it drew
     for step in range(3):
         batch = arith.training_stream(seed=0, step=step, n=200, exclude=evals)
         assert not {p.question for p in batch} & evals
     assert arith.training_stream(0, 5, 20, evals) == arith.training_stream(0, 5, 20, evals)  # resumable
+
+
+@pytest.mark.slow
+def test_splits_on_disk_are_the_built_ones_and_unseen_by_the_bundled_model():
+    """splits/*.jsonl is what `python -m t2m.data` builds, and the bundled model's training data (its
+    recipe replayed: 8,000 steps of 32 and 256 for validation) holds none of their questions."""
+    built = arith.build_eval_splits()
+    trained = arith.bundled_training_questions()
+    assert len(trained) > 150_000
+    for name, problems in built.items():
+        assert problems == load_problems(name)
+        assert not {p.question for p in problems} & trained
+    # Excluding the new questions leaves the bundled recipe's batches as they were drawn.
+    r = arith.BUNDLED_TRAINING
+    for step in (0, 4321, r["steps"] - 1):
+        assert arith.training_stream(r["seed"], step, r["batch_size"], arith.eval_questions()) == \
+            arith.training_stream(r["seed"], step, r["batch_size"], arith.retired_questions())
 
 
 def test_targets_are_correct_arithmetic():
@@ -96,12 +128,12 @@ def test_committed_tokenizer_matches_build_tokenizer(tokenizer):
 def test_arith_prompts_fit_the_trained_length(tokenizer):
     """Prompt + target + EOS fit the training length (96) and the target fits GEN_LENGTH."""
     for p in load_problems("arith1000"):
-        prompt = build_prompt(p, PROMPT_TEMPLATES["arith1000"], tokenizer)
+        prompt = build_prompt(p, dataset("arith1000").template, tokenizer)
         target = tokenizer.encode(p.target, add_special_tokens=False)
         assert prompt[0] == tokenizer.bos_token_id
         assert tokenizer.unk_token_id not in prompt + target
         assert len(prompt) + len(target) + 1 <= 96
-        assert len(target) + 1 <= GEN_LENGTH["arith1000"]
+        assert len(target) + 1 <= dataset("arith1000").gen_length
 
 
 def test_build_prompt_applies_a_chat_template(tokenizer):
@@ -120,18 +152,21 @@ def test_build_prompt_applies_a_chat_template(tokenizer):
 
 
 def test_templates_and_gen_lengths_cover_every_dataset():
-    assert DATASETS == ("arith100", "arith1000", "cmath", "cmath100", "gsm8k")
-    assert all("{question}" in PROMPT_TEMPLATES[d] for d in DATASETS)
-    # CMATH was 256, which cut off the paper's answers (334 tokens on average, up to 547): issue 16.
-    assert GEN_LENGTH["cmath"] == GEN_LENGTH["cmath100"] == 1024 > 547 and GEN_LENGTH["gsm8k"] == 256
-    assert "The answer is N." in PROMPT_TEMPLATES["gsm8k"]
+    assert sorted(DATASETS) == ["arith100", "arith1000", "cmath", "cmath100", "gsm8k"]
+    assert all("{question}" in dataset(d).template for d in DATASETS)
+    # CMATH: the paper's code allows 16,384; 1,024 truncated the long answers of heavy-remasking configurations (issue 24).
+    assert dataset("cmath").gen_length == dataset("cmath100").gen_length == 16384 and dataset("gsm8k").gen_length == 256
+    assert "The answer is N." in dataset("gsm8k").template
+    # The old dicts are views of the registry, not copies.
+    assert dict(GEN_LENGTH) == {d: e.gen_length for d, e in DATASETS.items()} and PROMPT_TEMPLATES["gsm8k"] == dataset("gsm8k").template
+    assert [d for d in DATASETS if not dataset(d).takes_path] == ["arith100", "arith1000"]
 
 
 def test_cmath_template_is_the_papers_prompt():
     ref = SHARED / "reference" / "cmath_prompt_reference.txt"
     if not ref.exists():
         pytest.skip(f"{ref} is absent")
-    assert PROMPT_TEMPLATES["cmath100"] == ref.read_text(encoding="utf-8")
+    assert dataset("cmath100").template == ref.read_text(encoding="utf-8")
 
 
 def test_cmath100_is_the_papers_subset(tmp_path):
@@ -178,7 +213,7 @@ def test_real_benchmark_files_load():
 
 
 def test_loader_errors_are_one_line_and_name_the_problem(tmp_path):
-    with pytest.raises(ValueError, match="unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"):
+    with pytest.raises(ValueError, match=r"unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k \(a module of your own"):
         load_problems("mmlu")
     with pytest.raises(FileNotFoundError, match="cmath.*nope.jsonl"):
         load_problems("cmath", path=str(tmp_path / "nope.jsonl"))

@@ -53,6 +53,7 @@ def summarize(records: list[dict], n_expected: int | None = None) -> dict:
         "mean_remasks": mean("remasks"),
         "mean_forwards": mean("forwards"),
         "mean_output_tokens": mean("output_tokens"),
+        "n_truncated": sum(bool(r.get("truncated")) for r in records),  # filled gen_length without EOS
         "wall_time_s": wall,
         "tokens_per_s": out_tokens / wall if wall > 0 else None,
         **{f"n_{c}": v for c, v in error_counts(records).items() if c != "correct"},  # errors by class (t2m.analysis.errors)

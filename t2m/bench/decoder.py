@@ -43,10 +43,10 @@ class _ForwardTimer:
 
 
 def _rows(model, n: int, gen_length: int):
-    from t2m.data import PROMPT_TEMPLATES, build_prompt, load_problems
+    from t2m.data import build_prompt, dataset, load_problems
 
     problems = load_problems("arith1000", limit=n)
-    prompts = [build_prompt(p, PROMPT_TEMPLATES["arith1000"], model.tokenizer) for p in problems]
+    prompts = [build_prompt(p, dataset("arith1000").template, model.tokenizer) for p in problems]
     grid = [("t2t", 0.5), ("lowprob", 0.3), ("t2t_remask", 0.7), ("logitdiff", 0.2)]
     configs = [
         DecodeConfig(strategy=s, tau=t, c_max=1, rho_max=0.25, gen_length=gen_length)
@@ -80,18 +80,18 @@ def main(argv=None) -> None:
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--rows", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--gen-length", type=int, default=None, help="default: the dataset's (arith: see t2m.data.GEN_LENGTH)")
+    ap.add_argument("--gen-length", type=int, default=None, help="default: the dataset's (arith1000's registry entry)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's, one per core)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of each kind; the median is reported")
     ap.add_argument("--single-rows", type=int, default=None, help="rows decoded one at a time (default: all)")
     args = ap.parse_args(argv)
 
-    from t2m.data import GEN_LENGTH
+    from t2m.data import dataset
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = t2m.load_model(args.model, trust_remote_code=args.trust_remote_code, device=args.device, dtype=args.dtype)
-    gen_length = args.gen_length or GEN_LENGTH["arith1000"]
+    gen_length = args.gen_length or dataset("arith1000").gen_length
     prompts, configs = _rows(model, args.rows, gen_length)
     _timed(model, prompts[:2], configs[:2], 2)  # warm-up: allocator, kernels, lazy imports
 

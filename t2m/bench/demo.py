@@ -78,9 +78,10 @@ class Outcome:
 
 def run(model, problems, configs: list[DecodeConfig], batch_size: int) -> list[Outcome]:
     from t2m.analysis.errors import classify
-    from t2m.data import PROMPT_TEMPLATES, build_prompt
+    from t2m.data import build_prompt
+    from t2m.data.arith import TEMPLATE
 
-    prompts = [build_prompt(p, PROMPT_TEMPLATES["arith"], model.tokenizer) for p in problems]
+    prompts = [build_prompt(p, TEMPLATE, model.tokenizer) for p in problems]
     results = t2m.decode(model, prompts * len(configs), [c for c in configs for _ in problems], batch_size=batch_size)
     n, out = len(problems), []
     for k, config in enumerate(configs):
@@ -138,13 +139,13 @@ def main(argv=None) -> None:
     except (FileNotFoundError, OSError, ValueError) as e:
         ap.error(f"--model: {e}")  # one line, exit 2, before any decoding
 
-    from t2m.data import GEN_LENGTH, load_problems
+    from t2m.data import dataset, load_problems
 
     torch.set_num_threads(args.threads)
     problems = load_problems(args.split)
     problems = problems[: args.limit] if args.limit else problems
     register_control()
-    gen_length = GEN_LENGTH["arith1000"]
+    gen_length = dataset(args.split).gen_length
     grid = [DecodeConfig(gen_length=gen_length, **values) for values in paper_grid()]
 
     start = time.perf_counter()

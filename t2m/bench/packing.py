@@ -67,14 +67,14 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=1, help="alternating timed runs of each kind; the median is reported")
     args = ap.parse_args(argv)
 
-    from t2m.data import GEN_LENGTH, PROMPT_TEMPLATES, build_prompt, load_problems
+    from t2m.data import build_prompt, dataset, load_problems
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = t2m.load_model(args.model, trust_remote_code=args.trust_remote_code, device=args.device, dtype=args.dtype)
-    gen_length = args.gen_length or GEN_LENGTH[args.dataset]
+    gen_length = args.gen_length or dataset(args.dataset).gen_length
     problems = load_problems(args.dataset, limit=args.problems)
-    prompts = [build_prompt(p, PROMPT_TEMPLATES[args.dataset], model.tokenizer) for p in problems]
+    prompts = [build_prompt(p, dataset(args.dataset).template, model.tokenizer) for p in problems]
     configs = ablation_configs(args.configs, gen_length)
     timed(model, prompts[:2], configs[:1] * 2, 2)  # warm-up: allocator, kernels, lazy imports
 

@@ -2,14 +2,16 @@
 
     problems = load_problems("arith100")                     # bundled, generated, offline
     problems = load_problems("cmath100", path="cmath.jsonl")   # the paper's CMATH subset
-    ids = build_prompt(problems[0], PROMPT_TEMPLATES["arith100"], tokenizer)
+    ids = build_prompt(problems[0], dataset("arith100").template, tokenizer)
 
-`arith*` splits come from the seeded generator in `t2m.data.arith`; `cmath*` and `gsm8k` from a
-local JSONL file or the Hugging Face hub (`t2m.data.benchmarks`).
+A dataset is a loader plus a registry entry with its facts (`t2m.data.registry`); each module
+registers its own: the `arith*` splits beside their generator (`t2m.data.arith`), `cmath*` and
+`gsm8k` beside their loaders (`t2m.data.benchmarks`), a user's in a `plugins` module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -21,56 +23,39 @@ class Problem:
     target: str | None = None  # full chain-of-thought answer for generated problems; None for real ones
 
 
-DATASETS = ("arith100", "arith1000", "cmath", "cmath100", "gsm8k")
-
-# The plain format the tiny model was trained on: the model continues after "Answer:".
-_ARITH_PROMPT = "Question: {question}\nAnswer:"
-
-# The paper's CMATH prompt, verbatim (kept in code: the project must not read ../shared at run time).
-_CMATH_PROMPT = "请逐步解决以下数学问题。\n\n问题：{question}\n\n请一步一步思考，最后一行请用「答案是X」的格式给出最终数字答案。"
-
-_GSM8K_PROMPT = (
-    "Solve the following math problem step by step.\n\n"
-    "Question: {question}\n\n"
-    'Think step by step, then give the final numeric answer on the last line as "The answer is N."'
-)
-
-PROMPT_TEMPLATES: dict[str, str] = {
-    "arith": _ARITH_PROMPT,
-    "arith100": _ARITH_PROMPT,
-    "arith1000": _ARITH_PROMPT,
-    "cmath": _CMATH_PROMPT,
-    "cmath100": _CMATH_PROMPT,
-    "gsm8k": _GSM8K_PROMPT,
-}
-
-# Generation budget per dataset (gen_length), the one place it is written: conf/dataset/*.yaml read
-# it from here. The tiny model's arith answers (at most three equations and the answer line) take at
-# most 45 tokens, so 64 (two blocks) covers them with room for EOS and a garbled, longer answer.
-# CMATH: LLaDA2.1-mini's answers in the paper's runs average 334 tokens and reach 547, so 256 would
-# cut a good share of them off before the answer line; 1024 (32 blocks) holds them with room, and
-# costs nothing for answers that end earlier (decoding stops after the block holding EOS). The
-# paper's own evaluation code allows up to 16,384. GSM8K keeps 256.
-GEN_LENGTH: dict[str, int] = {"arith100": 64, "arith1000": 64, "cmath": 1024, "cmath100": 1024, "gsm8k": 256}
+from t2m.data.registry import DATASETS, Dataset, dataset, distinct, register_dataset  # noqa: E402  (Problem first: loaders import it)
 
 
 def load_problems(name: str, path: str | None = None, limit: int | None = None) -> list[Problem]:
-    """The problems of dataset `name` (see DATASETS), optionally from a local JSONL `path`."""
-    if name not in DATASETS:
-        raise ValueError(f"dataset {name!r} is unknown; allowed: {', '.join(DATASETS)}")
+    """The distinct problems of dataset `name` (duplicates left out: `t2m.data.registry.distinct`),
+    optionally from a local JSONL `path`, the first `limit` of them."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit={limit!r} is invalid; allowed: an integer >= 0, or None for all")
-    if name.startswith("arith"):
-        if path is not None:
-            raise ValueError(f"dataset {name!r} is generated and takes no path; got path={path!r}")
-        from t2m.data.arith import eval_split
-
-        problems = eval_split(name)
-    else:
-        from t2m.data import benchmarks
-
-        problems = benchmarks.load(name, path)
+    problems, _ = dataset(name).problems(path)
     return problems if limit is None else problems[:limit]
+
+
+class _View(Mapping):
+    """One fact of every registered dataset, by name: read-only and always current (plugins included),
+    for code written before the registry. The registry entry is the source."""
+
+    def __init__(self, fact: str):
+        self.fact = fact
+
+    def __getitem__(self, name: str):
+        if name not in DATASETS:
+            raise KeyError(name)
+        return getattr(DATASETS[name], self.fact)
+
+    def __iter__(self):
+        return iter(DATASETS)
+
+    def __len__(self) -> int:
+        return len(DATASETS)
+
+
+PROMPT_TEMPLATES: Mapping[str, str] = _View("template")
+GEN_LENGTH: Mapping[str, int] = _View("gen_length")
 
 
 def build_prompt(problem: Problem, template: str, tokenizer) -> list[int]:
@@ -89,3 +74,6 @@ def build_prompt(problem: Problem, template: str, tokenizer) -> list[int]:
     if tokenizer.bos_token_id is not None:
         ids = [tokenizer.bos_token_id] + ids
     return ids
+
+
+from t2m.data import arith, benchmarks  # noqa: E402,F401  (they register the built-in datasets)

@@ -19,10 +19,16 @@ every Python version that keeps `random`'s documented reproducibility (3.2+).
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
+import re
+from dataclasses import asdict
 from fractions import Fraction
+from pathlib import Path
 
 from t2m.data import Problem
+from t2m.data.registry import register_dataset
 
 NAMES = ["Tom", "Amy", "Ben", "Lily", "Sam", "Mia", "Jack", "Emma", "Leo", "Lucy", "Max", "Anna", "Tim", "Kate"]
 # name -> pronoun, so "He"/"She" agrees with the name.
@@ -241,21 +247,97 @@ def generate(n: int, seed: int, exclude: set[str] | frozenset[str] = frozenset()
     return out
 
 
-# The evaluation splits: fixed seeds, never to change (results on disk are keyed by these names).
-# Training draws from `training_stream`, a different seed family, and also drops these questions.
-EVAL_SEEDS = {"arith100": 100_100, "arith1000": 101_000}
+# ---- the evaluation splits ------------------------------------------------------------------------
+#
+# Every problem of arith100 and arith1000 has its own number set (the numbers of its question, in
+# order), within a split and across the two: a model answers two questions that differ only in names
+# alike, so such twins would count one problem twice (issue 24: the generator's first arith1000 held
+# 811 number sets among its 1,000 questions). Each split takes, in order,
+#   1. the problems of its retired version (seeds RETIRED_SEEDS, the splits before issue 24): training
+#      has always skipped those questions, so the bundled model never saw one of them;
+#   2. then fresh draws from FRESH_SEEDS,
+# each only if its number set is not taken yet and the bundled model's training data does not hold
+# the question itself. The bundled model stays as it is: apart from it means not one evaluation
+# question in its 256,256 training problems. Their number sets it did see, under other names (the
+# one-step templates have a few hundred number sets each, all drawn in 256,256 problems).
+# Building the splits replays that training data (8 s), so they are written once into splits/*.jsonl
+# (`python -m t2m.data --write`) and read from there; a test rebuilds and compares them.
+
+RETIRED_SEEDS = {"arith100": 100_100, "arith1000": 101_000}
+FRESH_SEEDS = {"arith100": 200_100, "arith1000": 201_000}
 EVAL_SIZES = {"arith100": 100, "arith1000": 1000}
+SPLITS_DIR = Path(__file__).with_name("splits")
+# The recipe of the bundled checkpoint (t2m/tiny/README.md): seed 0, 8,000 steps of 32 problems, and
+# a validation set of 256 drawn with seed -1, every retired evaluation question skipped.
+BUNDLED_TRAINING = {"seed": 0, "steps": 8000, "batch_size": 32, "val_size": 256}
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# The words a template fills in besides numbers: who and what a problem is about.
+_VARYING = sorted({*NAMES, *PRONOUN.values(), *ITEMS, *GOODS, *(g + "s" for g in GOODS), *RELATIVES,
+                   *(w for pair in GROUPS + PLACES for w in pair)}, key=len, reverse=True)  # fmt: skip
+_VARYING_WORD = re.compile(r"\b(?:" + "|".join(_VARYING) + r")\b")
+
+
+def number_set(question: str) -> tuple[str, ...]:
+    """The numbers of a question in order: what an evaluation problem must not share with another."""
+    return tuple(_NUMBER.findall(question))
+
+
+def twin_key(question: str) -> str:
+    """Names ignored: the person, relative, object and place words as one placeholder, whitespace
+    runs as one space (the template's own words and every number kept)."""
+    return " ".join(_VARYING_WORD.sub("\u2400", question).split())
 
 
 def eval_split(name: str) -> list[Problem]:
-    problems = generate(EVAL_SIZES[name], EVAL_SEEDS[name])
-    return [Problem(id=f"{name}-{i:04d}", question=p.question, gold=p.gold, target=p.target)
-            for i, p in enumerate(problems)]
+    """The frozen evaluation split `name` (see above), read from splits/NAME.jsonl."""
+    rows = [json.loads(line) for line in (SPLITS_DIR / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    return [Problem(**row) for row in rows]
+
+
+def build_eval_splits() -> dict[str, list[Problem]]:
+    """Every evaluation split, built as described above (the content of splits/*.jsonl)."""
+    trained = bundled_training_questions()
+    taken: set[tuple[str, ...]] = set()
+    splits = {}
+    for name, size in EVAL_SIZES.items():
+        candidates = itertools.chain(generate(size, RETIRED_SEEDS[name]), _draws(FRESH_SEEDS[name]))
+        chosen = []
+        for p in candidates:
+            if len(chosen) == size:
+                break
+            if number_set(p.question) in taken or p.question in trained:
+                continue
+            taken.add(number_set(p.question))
+            chosen.append(Problem(id=f"{name}-{len(chosen):04d}", question=p.question, gold=p.gold, target=p.target))
+        splits[name] = chosen
+    return splits
+
+
+def _draws(seed: int):
+    rng = random.Random(seed)
+    while True:
+        question, target, gold = sample(rng)
+        yield Problem(id="", question=question, gold=gold, target=target)
+
+
+def retired_questions() -> frozenset[str]:
+    """Every question of the retired evaluation splits: training skips them still, so that the bundled
+    recipe draws exactly the batches it drew."""
+    return frozenset(p.question for name, size in EVAL_SIZES.items() for p in generate(size, RETIRED_SEEDS[name]))
 
 
 def eval_questions() -> frozenset[str]:
-    """Every question of every evaluation split: training must never see these."""
-    return frozenset(p.question for name in EVAL_SEEDS for p in eval_split(name))
+    """Every question training must never see: the evaluation splits' and the retired splits'."""
+    return retired_questions() | frozenset(p.question for name in EVAL_SIZES for p in eval_split(name))
+
+
+def bundled_training_questions() -> frozenset[str]:
+    """Every question the bundled model was trained or validated on (its recipe, replayed)."""
+    r, skip = BUNDLED_TRAINING, retired_questions()
+    batches = [training_stream(r["seed"], step, r["batch_size"], skip) for step in range(r["steps"])]
+    batches.append(training_stream(-1 - r["seed"], 0, r["val_size"], skip))
+    return frozenset(p.question for batch in batches for p in batch)
 
 
 def training_stream(seed: int, step: int, n: int, exclude: frozenset[str]) -> list[Problem]:
@@ -272,3 +354,41 @@ def training_stream(seed: int, step: int, n: int, exclude: frozenset[str]) -> li
         if question not in exclude:
             out.append(Problem(id=f"train-{seed}-{step}-{len(out)}", question=question, gold=gold, target=target))
     return out
+
+
+# ---- the datasets --------------------------------------------------------------------------------
+
+# The plain format the tiny model was trained on: the model continues after "Answer:".
+TEMPLATE = "Question: {question}\nAnswer:"
+# The tiny model's answers (at most three equations and the answer line) take at most 45 tokens, so
+# 64 (two blocks) covers them with room for EOS and a garbled, longer answer.
+GEN_LENGTH = 64
+
+
+@register_dataset("arith100", template=TEMPLATE, gen_length=GEN_LENGTH, takes_path=False, twin_key=twin_key)
+def arith100(path=None) -> list[Problem]:
+    """100 bundled arith problems, one number set each (the format the tiny model was trained on)."""
+    return eval_split("arith100")
+
+
+@register_dataset("arith1000", template=TEMPLATE, gen_length=GEN_LENGTH, takes_path=False, twin_key=twin_key)
+def arith1000(path=None) -> list[Problem]:
+    """1,000 bundled arith problems, one number set each, none sharing one with arith100."""
+    return eval_split("arith1000")
+
+
+def main(argv=None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Build the arith evaluation splits into t2m/data/splits/ (or check them).")
+    ap.add_argument("--write", action="store_true", help="write splits/*.jsonl (default: only say whether they match)")
+    args = ap.parse_args(argv)
+    for name, problems in build_eval_splits().items():
+        text = "".join(json.dumps(asdict(p)) + "\n" for p in problems)
+        path = SPLITS_DIR / f"{name}.jsonl"
+        same = path.exists() and path.read_text(encoding="utf-8") == text
+        if args.write and not same:
+            SPLITS_DIR.mkdir(exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        print(f"{name}: {len(problems)} problems, {len({number_set(p.question) for p in problems})} number sets; "
+              f"{path} {'matches' if same else 'written' if args.write else 'differs'}")

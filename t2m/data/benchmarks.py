@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 
 from t2m.data import Problem
+from t2m.data.registry import register_dataset
 
 
 class DatasetFileError(ValueError):
@@ -134,3 +135,40 @@ def _read_hub(name: str, hub_id: str, config: str | None, split: str) -> list[di
             f"pass a local JSONL with path=... (dataset.path=... on the command line)"
         ) from None
     return [dict(r) for r in ds]
+
+
+# ---- the datasets --------------------------------------------------------------------------------
+
+# The paper's CMATH prompt, verbatim (kept in code: the project must not read ../shared at run time).
+CMATH_TEMPLATE = "请逐步解决以下数学问题。\n\n问题：{question}\n\n请一步一步思考，最后一行请用「答案是X」的格式给出最终数字答案。"
+
+GSM8K_TEMPLATE = (
+    "Solve the following math problem step by step.\n\n"
+    "Question: {question}\n\n"
+    'Think step by step, then give the final numeric answer on the last line as "The answer is N."'
+)
+
+# CMATH: 16,384, as the paper's evaluation code allows. LLaDA2.1-mini's answers in the paper's runs
+# average 334 tokens and reach 547, but a heavy-remasking configuration writes longer ones, and a
+# shorter budget cuts exactly those off (a bias against them, issue 24). It costs nothing for answers
+# that end earlier: decoding stops after the block holding EOS, forwards run over the blocks so far
+# only, and the KV cache grows with them (a canvas of 16,384 ids per row is 128 KiB).
+CMATH_GEN_LENGTH = 16384
+
+
+@register_dataset("cmath", template=CMATH_TEMPLATE, gen_length=CMATH_GEN_LENGTH, hub=HUB["cmath"][0])
+def cmath(path=None) -> list[Problem]:
+    """The CMATH test split (1,098 problems; Wei et al. 2023): fields question (or input) and golden."""
+    return load("cmath", path)
+
+
+@register_dataset("cmath100", template=CMATH_TEMPLATE, gen_length=CMATH_GEN_LENGTH, hub=HUB["cmath"][0])
+def cmath100(path=None) -> list[Problem]:
+    """The paper's 100-problem CMATH subset: random.seed(42); sorted(random.sample(range(1098), 100))."""
+    return load("cmath100", path)
+
+
+@register_dataset("gsm8k", template=GSM8K_TEMPLATE, gen_length=256, hub=HUB["gsm8k"][0])
+def gsm8k(path=None) -> list[Problem]:
+    """The GSM8K test set (1,319 problems): fields question and answer, the gold after "#### "."""
+    return load("gsm8k", path)

@@ -46,6 +46,7 @@ from t2m.pipeline.store.jobdir import JobDir, subset_digest
 from t2m.pipeline.store.lock import Busy, LockUnsupported
 from t2m.pipeline.store.samples import sample_record
 from t2m.pipeline.store.entries import Entry, SampleSet, StoreError
+from t2m.pipeline.report.notes import TRUNCATED_SHARE, truncated_line
 from t2m.pipeline.report.trajectory import TRAJECTORIES
 from t2m.pipeline.checks.validate import ConfigError, Rejected, check
 from t2m.pipeline.paths import absolute
@@ -219,6 +220,7 @@ class Member:
             "experiment": cfg.experiment,
             "model": cfg.model.name_or_path or "bundled:tiny-dllm",
             "dataset": cfg.dataset.name,
+            "n_duplicates": preflight.dataset_duplicates(cfg.dataset),  # left out of the dataset: n counts distinct problems
             **metrics.summarize(records, len(self.problems)),
             **_sampling_summary(self.entries, self.ids),
             "fingerprint": self.view.fingerprint,
@@ -236,6 +238,8 @@ class Member:
             f"[{100 * summary['accuracy_ci95'][0]:.1f}, {100 * summary['accuracy_ci95'][1]:.1f}] | "
             f"mods {summary['mean_modifications']:.2f} | fwd {summary['mean_forwards']:.1f} | {summary['wall_time_s']:.1f}s"
         )
+        if summary["n_truncated"] > TRUNCATED_SHARE * summary["n"]:
+            log.warning(truncated_line(f"[{self.num}] {self.label}", summary["n_truncated"], summary["n"], dcfg.gen_length))
         if not self.multirun:
             log.info(f"Results: {self.job.path} (summary.json, config.yaml; samples in {self.entry.path})")
         tracking.log_configuration(  # a run that already holds these results is not logged again
@@ -518,7 +522,7 @@ def get_prompts(lm, ds: DictConfig, problems, data_digest: str) -> list[list[int
     """Prompt token ids of `problems`, built once per process, model, dataset and template."""
     from t2m import data
 
-    template = ds.template if ds.template is not None else data.PROMPT_TEMPLATES[ds.name]
+    template = ds.template if ds.template is not None else data.dataset(ds.name).template
     key = (lm.name, lm.revision, data_digest, template, len(problems))  # the checkpoint decides the tokenizer
     if key not in _PROMPTS:
         _PROMPTS[key] = [data.build_prompt(p, template, lm.tokenizer) for p in problems]

@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from t2m.data import PROMPT_TEMPLATES, build_prompt
-from t2m.data.arith import eval_questions, training_stream
+from t2m.data import build_prompt
+from t2m.data.arith import TEMPLATE, eval_questions, training_stream
 from t2m.decoding import DecodeConfig, decode, load_model
 from t2m.decoding import learned
 from t2m.scoring import is_correct
@@ -93,7 +93,7 @@ class Trainer:
         """One REINFORCE update; returns the step's figures."""
         a, step = self.args, self.step
         problems = training_stream(a.seed, step, a.problems, self.exclude)
-        prompts = [build_prompt(p, PROMPT_TEMPLATES["arith"], self.lm.tokenizer) for p in problems for _ in range(a.samples)]
+        prompts = [build_prompt(p, TEMPLATE, self.lm.tokenizer) for p in problems for _ in range(a.samples)]
         block = a.block_lengths[step % len(a.block_lengths)]
         base_seed = (a.seed * 1_000_003 + step) * 1_000 % (2**40)  # each rollout's own exploration stream
         configs = [DecodeConfig(unmasking="learned", unmasking_path=str(policy_file), strategy="none", block_length=block,

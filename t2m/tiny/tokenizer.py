@@ -48,7 +48,7 @@ def _corpus_words() -> list[str]:
     The word lists and templates are finite, so a large deterministic sample covers every word; the
     explicit digits and punctuation make any number and symbol encodable without an unknown token.
     """
-    from t2m.data import PROMPT_TEMPLATES, arith
+    from t2m.data import arith
 
     words = set()
     base = [c for c in string.digits + string.punctuation]
@@ -60,7 +60,7 @@ def _corpus_words() -> list[str]:
         for w in lists:
             words.update(pieces(" " + w + "s") + pieces(" " + w))
     for p in arith.generate(5_000, seed=0):
-        words.update(pieces(PROMPT_TEMPLATES["arith"].replace("{question}", p.question)))
+        words.update(pieces(arith.TEMPLATE.replace("{question}", p.question)))
         words.update(pieces(p.target))
     # Every word also without its leading space, so any text made of these words encodes
     # (a sentence may start with any of them, e.g. a question put into another template).

@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from t2m.data import PROMPT_TEMPLATES, build_prompt
-from t2m.data.arith import eval_questions, training_stream
+from t2m.data import build_prompt
+from t2m.data.arith import TEMPLATE, eval_questions, training_stream
 from t2m.tiny.tokenizer import build_tokenizer
 
 BLOCK = 32
@@ -84,7 +84,7 @@ def block_causal_mask(seq_len: int, dtype: torch.dtype, device) -> torch.Tensor:
 
 def encode_samples(problems, tokenizer, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids (n, seq_len) of `[bos] prompt target eos eos ...` and each prompt's length."""
-    template = PROMPT_TEMPLATES["arith"]
+    template = TEMPLATE
     eos = tokenizer.eos_token_id
     rows, prompt_lens = [], []
     for p in problems:

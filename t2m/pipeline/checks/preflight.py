@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -35,6 +36,8 @@ from omegaconf import DictConfig, OmegaConf
 from t2m.pipeline.network import hub_offline
 from t2m.pipeline.checks.validate import ConfigError
 from t2m.pipeline.paths import absolute, looks_local
+
+log = logging.getLogger(__name__)
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
 
@@ -116,20 +119,31 @@ def dataset_problems(ds: DictConfig) -> list:
 
 
 def dataset_with_digest(ds: DictConfig) -> tuple[list, str]:
-    """(every problem, a digest of their ids, questions and golds): the content is the dataset's
-    identity, wherever its file lives."""
+    """(its distinct problems, a digest of their ids, questions and golds): the content is the
+    dataset's identity, wherever its file lives."""
+    problems, digest, _ = _dataset(ds)
+    return problems, digest
+
+
+def dataset_duplicates(ds: DictConfig) -> int:
+    """How many problems of the dataset were left out as duplicates of others (t2m.data.registry.distinct)."""
+    return _dataset(ds)[2]
+
+
+def _dataset(ds: DictConfig) -> tuple[list, str, int]:
     from t2m import data
 
-    path = str(absolute(ds.path)) if ds.path else None
+    path = os.path.abspath(absolute(ds.path)) if ds.path else None  # one key in the sweeper and its jobs
     stamp = _stamp(path)
     cache_key = (ds.name, path, stamp)
     if cache_key not in _DATASETS:
         from t2m.data.benchmarks import DatasetFileError
 
-        from_hub = path is None and not str(ds.name).startswith("arith")
+        entry = data.dataset(ds.name)
+        from_hub = path is None and entry.hub is not None
         offline = hub_offline() if from_hub else None  # a hub dataset: do not let `datasets` retry for half a minute
         try:
-            problems = data.load_problems(ds.name, path)
+            problems, duplicates = entry.problems(path)
         except DatasetFileError as e:
             where = "" if e.line is None else f"line {e.line} "
             raise ConfigError(f"dataset.path={str(ds.path)!r}: {where}{e.reason}") from None
@@ -141,8 +155,12 @@ def dataset_with_digest(ds: DictConfig) -> tuple[list, str]:
             raise ConfigError(f"{_dataset_key(ds)}: {_first_line(e)}") from None
         if not problems:
             raise ConfigError(f"{_dataset_key(ds)}: no problems; allowed: a JSONL file with one problem per line")
+        if duplicates:  # once per process: the run or sweep starts with it
+            from t2m.pipeline.report.notes import duplicates_line
+
+            log.warning(duplicates_line(ds.name, duplicates))
         digest = hashlib.sha256(json.dumps([(p.id, p.question, p.gold) for p in problems]).encode()).hexdigest()[:16]
-        _DATASETS[cache_key] = (problems, digest)
+        _DATASETS[cache_key] = (problems, digest, duplicates)
     return _DATASETS[cache_key]
 
 
@@ -262,7 +280,7 @@ def check_lengths(cfg: DictConfig, spec: ModelSpec, problems: list) -> None:
         return
     from t2m import data
 
-    template = cfg.dataset.template or data.PROMPT_TEMPLATES[cfg.dataset.name]
+    template = cfg.dataset.template or data.dataset(cfg.dataset.name).template
     longest = max(len(data.build_prompt(p, template, spec.tokenizer)) for p in problems)
     block, gen = int(cfg.block_length), int(cfg.gen_length)
     need = math.ceil((longest + gen) / block) * block

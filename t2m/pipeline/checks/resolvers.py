@@ -3,7 +3,7 @@ written twice:
 
     tau: ${t2m.default_tau:${strategy}}     a strategy's default tau, from its registry entry
     threshold: ${t2m.default_threshold:wino} an unmasking policy's own commit threshold
-    gen_length: ${t2m.gen_length:${.name}}  a dataset's generation budget, from t2m.data.GEN_LENGTH
+    gen_length: ${t2m.gen_length:${.name}}  a dataset's generation budget, from its registry entry
 
 Registered on import of t2m.pipeline.checks.validate, which every process that composes or resolves a
 config (the command line, the sweeper, job processes) imports first.
@@ -32,9 +32,11 @@ def default_threshold(unmasking: str):
 
 
 def gen_length(dataset: str):
-    from t2m.data import GEN_LENGTH
+    """The registered generation length of `dataset`; None when it is not registered (yet)."""
+    from t2m.data import DATASETS
 
-    return GEN_LENGTH.get(str(dataset))
+    entry = DATASETS.get(str(dataset))
+    return None if entry is None else entry.gen_length
 
 
 def register() -> None:

@@ -66,7 +66,7 @@ def decode_config(cfg: DictConfig) -> DecodeConfig:
 
 
 def load_plugins(cfg: DictConfig) -> None:
-    """Import the modules named in `plugins` (they register their policies), from where the
+    """Import the modules named in `plugins` (they register their policies and datasets), from where the
     command was launched; every process that checks a config does this first."""
     from t2m.decoding.registry import load_plugins as load
 
@@ -97,14 +97,11 @@ def check(cfg: DictConfig, here: bool = True) -> DecodeConfig:
 
 
 def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
-    from t2m.data import DATASETS, PROMPT_TEMPLATES
-
-    dc = decode_config(cfg)
     ds = cfg.dataset
-    if ds.name not in DATASETS:
-        raise ConfigError(f"dataset.name={ds.name!r} is unknown; allowed: {', '.join(DATASETS)}")
+    entry = _dataset_entry(ds.name)  # first: an unknown dataset leaves gen_length unset
+    dc = decode_config(cfg)
     if ds.path is not None:
-        if str(ds.name).startswith("arith"):
+        if not entry.takes_path:
             raise ConfigError(f"dataset.path is not allowed for {ds.name} (generated, bundled); allowed: null")
         if absolute(ds.path).is_dir():
             raise ConfigError(f"dataset.path={ds.path!r} is a directory; allowed: a JSONL file, or null for the hub dataset")
@@ -112,7 +109,7 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
             raise ConfigError(f"dataset.path={ds.path!r} does not exist; allowed: a JSONL file, or null for the hub dataset")
     if ds.template is not None and (not isinstance(ds.template, str) or "{question}" not in ds.template):
         raise ConfigError(f"dataset.template={ds.template!r} has no {{question}} to put the problem in; allowed: a text "
-                          f"containing {{question}}, or null for {ds.name}'s own ({PROMPT_TEMPLATES[ds.name]!r})")  # fmt: skip
+                          f"containing {{question}}, or null for {ds.name}'s own ({entry.template!r})")  # fmt: skip
     _positive_int_or_none("dataset.limit", ds.limit)
     _positive_int("batch_size", cfg.batch_size)
     _check_analyses(cfg, dc)
@@ -147,6 +144,19 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
     if not str(store.dir).strip():
         raise ConfigError("store.dir is empty; allowed: a directory (default: <results_dir>/store)")
     return dc
+
+
+def _dataset_entry(name):
+    """The registry entry of `dataset.name` (plugins are loaded by now), or one line naming the known ones."""
+    from t2m.data import dataset
+
+    try:
+        return dataset(str(name))
+    except ValueError:
+        from t2m.data import DATASETS
+        from t2m.data.registry import PLUGIN_HINT
+
+        raise ConfigError(f"dataset.name={name!r} is unknown; allowed: {', '.join(sorted(DATASETS))} ({PLUGIN_HINT})") from None
 
 
 def check_device(device: str) -> None:

@@ -36,6 +36,7 @@ from t2m.analysis.stats import ALPHA
 from t2m.pipeline.report import baseline as baselines
 from t2m.pipeline.report.paired import COLUMNS as PAIRED_COLUMNS
 from t2m.pipeline.report.paired import add_paired, write_into_summaries
+from t2m.pipeline.report.notes import data_warnings
 from t2m.pipeline.report.plot import comparison, edits, pareto_front, pruned, remasks, setting
 from t2m.pipeline.report.plot import png as plot
 from t2m.pipeline.store.entries import SAMPLES, write_atomically
@@ -87,7 +88,7 @@ def table(results_dir: Path, baseline=None) -> tuple[pd.DataFrame, dict | str | 
             raise
         log.info("No baseline in %s (%s): paired statistics left out; set one with baseline=...", results_dir, e)
         df, warnings = add_paired(df, results_dir, None)
-    return _ordered(df), spec, warnings
+    return _ordered(df), spec, warnings + data_warnings(df)
 
 
 def build(results_dir: Path, overlay: str | Path | None = None, baseline=None) -> tuple[pd.DataFrame, Path | None]:

@@ -44,11 +44,22 @@ def run_key(cfg, dcfg, lm, data_digest: str) -> dict:
             "dtype": lm.dtype,
             "device": str(lm.device).split(":")[0],
         },
-        "dataset": {"name": cfg.dataset.name, "template": cfg.dataset.template, "digest": data_digest},
+        "dataset": dataset_identity(cfg.dataset, data_digest),
         "code": code_digest(),
         "libraries": {name: _version(name) for name in NUMERIC_LIBRARIES},
         **({"plugins": own} if (own := plugin_code(dcfg)) else {}),
     }
+
+
+def dataset_identity(ds, data_digest: str) -> dict:
+    """The dataset as its samples depend on it: its problems (by content), the prompt they were put
+    in and how answers were compared, from its registry entry when the config leaves them to it (the
+    entry of a dataset of your own lives outside SAMPLE_CODE)."""
+    from t2m.data import dataset
+
+    entry = dataset(ds.name)
+    template = ds.template if ds.template is not None else entry.template
+    return {"name": ds.name, "template": template, "answer": entry.answer, "digest": data_digest}
 
 
 def decode_identity(dcfg) -> dict:
