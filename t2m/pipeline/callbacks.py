@@ -25,10 +25,22 @@ class Preflight(Callback):
         from t2m.pipeline.paths import absolute
 
         try:
+            _only_with_multirun(config)
             check(config)
             preflight(config, absolute(config.hydra.run.dir))
         except ConfigError as e:
             raise Rejected(e) from e  # Hydra turns an Exception from a callback into a warning and runs the job anyway
+
+
+def _only_with_multirun(config: DictConfig) -> None:
+    """A named sweep or a search in a single run would run one default configuration and exit 0."""
+    from t2m.pipeline.checks.validate import ConfigError
+
+    choices = config.hydra.runtime.choices
+    for group in ("sweep", "search"):
+        if choices.get(group) is not None:
+            raise ConfigError(f"{group}={choices[group]} needs -m (without it one default configuration would run); "
+                              f"allowed: python -m t2m.sweep -m {group}={choices[group]} ...")  # fmt: skip
 
 
 class SweepOutputs(Callback):
