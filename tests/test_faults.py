@@ -35,6 +35,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, TALLY, cli_env
+from t2m.pipeline.checks.validate import THREADS_PER_CPU
 from test_sweep_e2e import wandb_run
 
 INJECT = str(REPO / "tests" / "inject.py")
@@ -194,6 +195,17 @@ BAD = [
     Bad("limit-not-a-number", ["dataset.limit=ten"], "dataset.limit='ten' is invalid"),
     Bad("store-if-busy-unknown", ["store.if_busy=maybe"], "store.if_busy='maybe' is unknown; allowed: wait, stop"),
     Bad("store-min-free-negative", ["store.min_free_mb=-1"], "store.min_free_mb=-1 is invalid"),
+    # bounds: every number a config holds is finite and fits where it goes (threads a core count, seeds int64)
+    Bad("threads-beyond-cores", ["threads=100000"], f"threads=100000 is invalid; allowed: an integer >= 1 (at most {os.cpu_count() * THREADS_PER_CPU})"),
+    Bad("samples-per-prompt-huge", ["samples_per_prompt=1000000000", "temperature=0.7"], "samples_per_prompt=1000000000 is invalid; allowed: an integer >= 1 (at most 1000)"),
+    Bad("seed-beyond-int64", ["seed=9223372036854775808"], "seed=9223372036854775808 is invalid; allowed: an integer >= 0 (at most 9223372036854775807)"),
+    Bad("c-max-beyond-int32", ["c_max=9223372036854775807"], "c_max=9223372036854775807 is invalid; allowed: an integer >= 1 (at most 2147483647)"),
+    Bad("c-max-infinite", ["c_max=inf"], "c_max=inf is invalid"),
+    Bad("steps-huge", ["unmasking=low_confidence", "steps=99999999999"], "steps=99999999999 is invalid"),
+    Bad("batch-size-huge", ["batch_size=99999999999"], "batch_size=99999999999 is invalid"),
+    Bad("tau-nan", ["tau=nan"], "tau=nan is out of range"),
+    Bad("store-min-free-nan", ["store.min_free_mb=nan"], "store.min_free_mb=nan is invalid; allowed: a finite number >= 0"),
+    Bad("baseline-not-a-job-directory", ["baseline=/etc"], "baseline='/etc' is not a job directory (no samples.jsonl in it)"),
     # groups, keys and the override syntax
     Bad("dataset-unknown", ["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"),
     Bad("model-unknown", ["model=foo"], "model=foo is unknown; allowed: llada2_1_mini, llada_8b, tiny"),
@@ -209,6 +221,10 @@ BAD = [
     Bad("group-null", ["strategy=null"], "strategy=null picks no option of the config group strategy"),
     Bad("interpolation-unknown", ["gen_length=${nope}"], "gen_length: Interpolation key 'nope' not found"),
     Bad("list-without-multirun", ["tau=0.1,0.3"], "Ambiguous value for argument 'tau=0.1,0.3'"),
+    Bad("named-sweep-without-multirun", ["sweep=quick"], "sweep=quick needs -m"),
+    Bad("search-as-a-single-run", ["search=cheaper", "hydra.mode=RUN"], "search=cheaper needs -m"),
+    Bad("key-set-twice", ["tau=0.1", "tau=0.3"], "tau is set twice (tau=0.1 and tau=0.3)"),
+    Bad("group-set-twice", ["-m", "model=tiny", "model=llada_8b"], "model is set twice (model=tiny and model=llada_8b)"),
     Bad("override-unparsable", ["tau=("], "Error parsing override 'tau=('"),
     Bad("sweep-one-bad-value", ["-m", "tau=0.1,1.5"], "tau=1.5 is out of range"),
     Bad("sweep-interval", ["-m", "tau=interval(0,1)"], "cannot be swept by listing its values"),
@@ -234,6 +250,9 @@ BAD = [
     Bad("dataset-too-small-for-cmath100", ["dataset=cmath100", "dataset.path=one.jsonl"], "one.jsonl has 1 problem; pass the test split", {"one.jsonl": CMATH}),
     Bad("dataset-cmath100-from-the-dev-split", ["dataset=cmath100", "dataset.path=dev.jsonl"],
         "dataset cmath100 is sampled from the 1,098-problem CMATH test split, but", {"dev.jsonl": CMATH * 600}),  # fmt: skip
+    Bad("dataset-line-too-long", ["dataset=gsm8k", "dataset.path=long.jsonl"], "line 2 is longer than 1,048,576 bytes (MAX_LINE_BYTES)",
+        {"long.jsonl": GSM + '{"question": "' + "1 + " * 2**18 + '1?", "answer": "#### 1"}\n'}),  # fmt: skip
+    Bad("dataset-too-many-rows", ["dataset=gsm8k", "dataset.path=many.jsonl"], "holds more than 50,000 problems (MAX_ROWS)", {"many.jsonl": GSM * 50_001}),
     Bad("dataset-not-utf8", ["dataset=cmath", "dataset.path=latin1.jsonl"], "is not UTF-8 text", {"latin1.jsonl": b'{"question": "\xe9", "golden": "1"}\n'}),
     Bad("dataset-path-for-generated", ["dataset.path=x.jsonl"], "dataset.path is not allowed for arith100", {"x.jsonl": CMATH}),
     Bad("dataset-from-hub-offline", ["dataset=gsm8k"], "dataset=gsm8k comes from the Hugging Face hub, which is not available here"),
