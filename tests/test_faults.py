@@ -143,6 +143,14 @@ def model_dir(dest: Path, change: str) -> None:
         special.pop(f"{name}_token")
     elif change == "remote-code":
         config["auto_map"] = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XForCausalLM"}
+    elif change in ("remote-code-marker", "tokenizer-remote-code"):  # code that leaves a file beside the checkpoint when it runs
+        if change == "remote-code-marker":
+            config["auto_map"] = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XForCausalLM"}
+        tok_cfg["auto_map"] = {"AutoTokenizer": [None, "tokenization_x.XTokenizer"]}
+        ran = f"open({str(dest.parent / 'remote-code-ran')!r}, 'w').write(__name__)\n"
+        for module in ("configuration_x", "modeling_x"):
+            (dest / f"{module}.py").write_text(ran)
+        (dest / "tokenization_x.py").write_text(ran + "from transformers import PreTrainedTokenizerFast as XTokenizer\n")
     elif change == "no-config":
         (dest / "config.json").unlink()
     elif change == "no-tokenizer":
@@ -268,6 +276,10 @@ BAD = [
     Bad("model-without-eos-id", ["model.name_or_path=./ckpt"], "has no EOS token", {"ckpt": ("model", "no-eos")}),
     Bad("model-with-unrequested-remote-code", ["model.name_or_path=./ckpt"], "ships its own modeling code (auto_map in config.json)",
         {"ckpt": ("model", "remote-code")}),  # fmt: skip
+    Bad("model-dir-under-a-remote-code-option", ["model=llada2_1_mini", "model.name_or_path=./ckpt", "model.device=cpu", "model.dtype=float32"],
+        "ships its own modeling code (auto_map in config.json) and model.trust_remote_code is false", {"ckpt": ("model", "remote-code-marker")}),  # fmt: skip
+    Bad("model-tokenizer-with-remote-code", ["model.name_or_path=./ckpt"], "ships its own modeling code (auto_map in tokenizer_config.json)",
+        {"ckpt": ("model", "tokenizer-remote-code")}),  # fmt: skip
     Bad("model-without-tokenizer", ["model.name_or_path=./ckpt"], "has no tokenizer", {"ckpt": ("model", "no-tokenizer")}),
     Bad("model-hub-id-offline", ["model.name_or_path=nobody/nothing"], "is not a local directory, not in the Hugging Face cache"),
     Bad("model-dtype-unknown", ["model.dtype=float64"], "model.dtype='float64' is unknown; allowed: float32, bfloat16, float16"),
@@ -332,6 +344,20 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, finished, cli, no
     assert "Traceback" not in out + err and "Loaded" not in out + err
     assert (snapshot(finished), snapshot(case_dir)) == before, "a rejected input changed files"
     TALLY["bad inputs rejected with one line, exit 2, nothing written"] += 1
+
+
+def test_remote_code_runs_only_when_asked_for(tmp_path):
+    """The marker checkpoint of the bad inputs above does run its code once the user trusts it (so
+    their unchanged snapshot is what shows that it did not run without the flag)."""
+    TALLY["bad inputs tried"] += 1
+    model_dir(tmp_path / "ckpt", "remote-code-marker")
+    env = {**cli_env(tmp_path), "HF_MODULES_CACHE": str(tmp_path / "modules")}  # where transformers copies remote code
+    args = ("model=llada2_1_mini", "model.name_or_path=./ckpt", "model.device=cpu", "model.dtype=float32", "tracker=none")
+    p = sweep(tmp_path, *args, env=env, timeout=300)
+    assert p.returncode == 2 and "trust_remote_code is false" in p.stderr and not (tmp_path / "remote-code-ran").exists(), p.stderr
+    TALLY["bad inputs rejected with one line, exit 2, nothing written"] += 1
+    sweep(tmp_path, *args, "model.trust_remote_code=true", env=env, timeout=300)
+    assert (tmp_path / "remote-code-ran").read_text().endswith(".tokenization_x")  # the pre-flight loads the trusted tokenizer
 
 
 def test_hydra_full_error_still_gives_the_traceback(tmp_path):

@@ -493,7 +493,7 @@ def hydra_record(cfg: DictConfig, hc) -> dict[str, str]:
 def load(cfg: DictConfig):
     """The model of `cfg`; a checkpoint that cannot be loaded is a ConfigError (one line)."""
     try:
-        return get_model(**OmegaConf.to_container(cfg.model))
+        return get_model(**OmegaConf.to_container(cfg.model, resolve=True))
     except (ValueError, OSError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(f"model.name_or_path={cfg.model.name_or_path!r} cannot be loaded: {first}") from None

@@ -129,6 +129,8 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
         raise ConfigError(f"model.dtype={m.dtype!r} is unknown; allowed: {', '.join(DTYPES)}")
     if not _DEVICE.match(str(m.device)):
         raise ConfigError(f"model.device={m.device!r} is unknown; allowed: cpu, auto, cuda, cuda:N, mps")
+    if not isinstance(m.trust_remote_code, bool):
+        raise ConfigError(f"model.trust_remote_code={m.trust_remote_code!r} is invalid; allowed: true or false")
     if here:
         check_device(str(m.device))
     if m.name_or_path is not None and looks_local(str(m.name_or_path)) and not absolute(m.name_or_path).is_dir():
