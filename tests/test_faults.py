@@ -360,6 +360,38 @@ def test_remote_code_runs_only_when_asked_for(tmp_path):
     assert (tmp_path / "remote-code-ran").read_text().endswith(".tokenization_x")  # the pre-flight loads the trusted tokenizer
 
 
+def git_copy(dest: Path) -> Path:
+    """The code in a git repository of its own whose tracked files all look touched since the index
+    was written: `git status` there refreshes and rewrites .git/index unless told not to."""
+    for name in ("t2m", "conf", "sweeps", "hydra_plugins"):
+        shutil.copytree(REPO / name, dest / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(dest)]
+    for step in (["init", "-q"], ["add", "."], ["commit", "-qm", "copy"]):
+        subprocess.run([*git, *step], check=True, capture_output=True)
+    later = time.time() + 5
+    for p in (dest / "t2m").rglob("*.py"):
+        os.utime(p, (later, later))
+    return dest
+
+
+def test_a_sweep_writes_nothing_outside_its_results_and_takes_no_git_lock(tmp_path):
+    """With a fresh HOME and no W&B variables, a sweep (W&B offline, the report's plot) writes only
+    under results_dir, and reading the checkout's git state leaves its index alone."""
+    code, home = git_copy(tmp_path / "code"), tmp_path / "home"
+    home.mkdir()
+    index = (code / ".git" / "index").stat()
+    env = {k: v for k, v in cli_env(tmp_path).items() if not k.startswith(("WANDB_", "XDG_", "MPLCONFIGDIR"))}
+    env.update(HOME=str(home), PYTHONPATH=str(code))
+    ok(sweep(tmp_path, "-m", "strategy=t2t,lowprob", "dataset.limit=2", *FAST, "results_dir=results", env=env))
+    assert list((tmp_path / "results").rglob("offline-run-*"))  # W&B did log
+    assert sorted(p.relative_to(tmp_path).parts[0] for p in tmp_path.iterdir()) == ["code", "home", "results"]
+    assert [str(p.relative_to(home)) for p in home.rglob("*")] == []
+    after = (code / ".git" / "index").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (index.st_ino, index.st_mtime_ns) and not (code / ".git" / "index.lock").exists()
+    assert not list((code / "t2m").rglob("*.lock"))
+    survived("a sweep writes nothing outside its results directory and takes no git lock")
+
+
 def test_hydra_full_error_still_gives_the_traceback(tmp_path):
     p = subprocess.run([sys.executable, "-m", "t2m.sweep", "tau=1.5"], cwd=tmp_path, env={**cli_env(tmp_path), "HYDRA_FULL_ERROR": "1"},
                        capture_output=True, text=True, timeout=300)  # fmt: skip

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -50,12 +51,19 @@ class SweepOutputs(Callback):
 
         # What an interrupted or incomplete sweep says, even when its jobs run elsewhere (SLURM).
         PROGRESS.mode, PROGRESS.out_dir = "MULTIRUN", absolute(config.hydra.sweep.dir)
+        # The sweep's plots: matplotlib's font cache and config folder under the results, not in the home.
+        if "MPLCONFIGDIR" not in os.environ:
+            self._mpl = os.environ["MPLCONFIGDIR"] = str(absolute(config.results_dir) / ".matplotlib")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from t2m.pipeline.launchers import outcomes
         from t2m.pipeline.checks.validate import Rejected
 
-        self._outputs(config)
+        try:
+            self._outputs(config)
+        finally:
+            if getattr(self, "_mpl", None) and os.environ.get("MPLCONFIGDIR") == self._mpl:
+                del os.environ["MPLCONFIGDIR"]  # a later command in this process picks its own
         try:
             outcomes.check_complete()
         except outcomes.SweepIncomplete as e:

@@ -174,14 +174,32 @@ def _mode(tracker) -> str:
 def _run(tracker, wandb_dir: Path, run_id: str, marker: "_Marker", **init):
     """A W&B run that is always finished; once its body has logged everything, older offline copies
     of it are moved aside and `marker` records that this content is in W&B."""
-    run = _init(tracker, wandb_dir, id=run_id, **init)
-    try:
-        yield run
-    finally:
-        local = Path(run.dir).parent
-        run.finish()
+    with _files_under(wandb_dir):
+        run = _init(tracker, wandb_dir, id=run_id, **init)
+        try:
+            yield run
+        finally:
+            local = Path(run.dir).parent
+            run.finish()
     _supersede(wandb_dir, run_id, keep=local)
     marker.write()
+
+
+# W&B's own folders outside its run directory: artifact staging copies of every logged table (kept
+# until an offline run is synced) and its service's logs would pile up in the user's home.
+WANDB_HOME_DIRS = {"WANDB_DATA_DIR": ".data", "WANDB_CACHE_DIR": ".cache"}
+
+
+@contextlib.contextmanager
+def _files_under(wandb_dir: Path):
+    """Point W&B's data and cache folders into `<dir>/wandb/` while a run logs, unless the user set them."""
+    ours = {k: str(Path(wandb_dir).absolute() / "wandb" / sub) for k, sub in WANDB_HOME_DIRS.items() if k not in os.environ}
+    os.environ.update(ours)
+    try:
+        yield
+    finally:
+        for k in ours:
+            os.environ.pop(k, None)
 
 
 def _init(tracker, wandb_dir: Path, **kwargs):
