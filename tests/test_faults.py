@@ -18,6 +18,7 @@ re-decoded and duplicate W&B runs into `conftest.TALLY`, printed at the end of t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -661,6 +662,59 @@ def test_kills_during_wandb_and_during_the_report(tmp_path, cli):
     assert (sweep_dir / report.PLOT_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert count_wandb(sweep_dir, expected_ids=3) == ids  # nothing new on the W&B side
     survived("kill during the report")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, their children, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.slow
+def test_local_workers_die_with_a_killed_sweep(tmp_path):
+    """hydra/launcher=local: kill -9 of the sweep mid-decode ends its worker processes (and submitit's
+    controller between them) within seconds, instead of leaving them decoding, holding a GPU."""
+    args = ("-m", "strategy=t2t,lowprob,logitdiff,none", "hydra/launcher=local", "hydra.launcher.jobs=2", "dataset.limit=200", "batch_size=2",
+            *FAST, "tracker=none", "baseline=none")  # fmt: skip
+    p = subprocess.Popen([sys.executable, "-m", "t2m.sweep", *args], cwd=tmp_path, env=cli_env(tmp_path), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)  # fmt: skip
+    below: set[int] = set()
+    try:
+        deadline = time.time() + 300
+        while not any(lines for lines, _ in entries(tmp_path / "results" / "store").values()):  # a worker is decoding
+            assert p.poll() is None and time.time() < deadline, "the sweep ended or never decoded"
+            time.sleep(0.2)
+        below = descendants(p.pid)
+        assert len(below) >= 3, below  # the controller and both workers
+        p.kill()
+        p.wait()
+        gone_by = time.time() + 5
+        while any(map(running, below)) and time.time() < gone_by:
+            time.sleep(0.1)
+        assert not [pid for pid in below if running(pid)], "workers outlived the sweep"
+    finally:
+        for pid in [p.pid, *below]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    survived("kill -9 of a sweep with local workers (they end with it)")
 
 
 @pytest.mark.slow
