@@ -664,6 +664,27 @@ def test_kills_during_wandb_and_during_the_report(tmp_path, cli):
     survived("kill during the report")
 
 
+@pytest.mark.slow
+def test_two_sweeps_sharing_configurations_log_each_to_w_and_b_once(tmp_path, cli):
+    """Sweep B shares a configuration with sweep A (another directory): B links to A's W&B run (its
+    summary names the run id and A's directory) and writes no second offline copy of it, so that
+    `wandb sync` of both directories uploads each configuration once."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ("dataset.limit=2", *FAST, "baseline=none")
+    assert cli(tmp_path, "-m", "strategy=lowprob,none", *common, f"hydra.sweep.dir={a}")[0] == 0
+    code, out, err = cli(tmp_path, "-m", "strategy=lowprob,logitdiff", *common, f"hydra.sweep.dir={b}")
+    assert code == 0, err
+    in_a, in_b = wandb_runs(a), wandb_runs(b)
+    TALLY["duplicate W&B runs"] += len(set(in_a) & set(in_b))
+    assert len(in_a) == 3 and len(in_b) == 2 and not set(in_a) & set(in_b), (in_a, in_b)  # two configurations and the sweep; one and the sweep
+    summaries = [json.loads(p.read_text()) for p in sorted(b.glob("*/summary.json"))]
+    (shared,) = [s for s in summaries if s["strategy"] == "lowprob"]
+    assert shared["wandb_run"] in in_a and shared["wandb_dir"] == str(a)
+    (own,) = [s for s in summaries if s["strategy"] == "logitdiff"]
+    assert own["wandb_run"] in in_b and own["wandb_dir"] == str(b)
+    survived("a second sweep sharing configurations (one W&B run per configuration across directories)")
+
+
 def descendants(pid: int) -> set[int]:
     """Every process below `pid` (children, their children, ...), from /proc."""
     children: dict[int, list[int]] = {}

@@ -214,6 +214,8 @@ class Member:
         """Summary, job directory view, printed line and W&B run; then let go of the locks."""
         cfg, dcfg = self.cfg, self.dcfg
         records = self.entry.records(self.ids)
+        run_id = tracking.run_id(self.view.fingerprint, subset_digest(self.ids), cfg.experiment)  # entry 0's when k = 1
+        wandb_home = tracking.home(cfg.tracker, self.entry.path, run_id, self.wandb_dir)  # while the entry is ours
         summary = {
             **dcfg.to_dict(),
             "experiment": cfg.experiment,
@@ -225,6 +227,7 @@ class Member:
             "subset": subset_digest(self.ids),
             "store": str(self.entry.path),
             "repro": provenance.reproducibility(cfg, self.lm, self.entry.key),
+            **({"wandb_run": run_id, "wandb_dir": str(wandb_home)} if wandb_home else {}),
         }
         self.job.finish(self.view, self.ids, self.config_yaml, self.record, summary)  # rewrites nothing it already shows
         self.outcome = summary
@@ -241,7 +244,8 @@ class Member:
         tracking.log_configuration(  # a run that already holds these results is not logged again
             cfg.tracker,
             wandb_dir=self.wandb_dir,
-            run_id=tracking.run_id(self.view.fingerprint, summary["subset"], cfg.experiment),  # entry 0's when k = 1
+            run_id=run_id,
+            home=wandb_home,
             name=self.job.path.name,
             group=cfg.experiment,
             job_type=dcfg.strategy,
