@@ -18,6 +18,7 @@ re-decoded and duplicate W&B runs into `conftest.TALLY`, printed at the end of t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -35,6 +36,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, TALLY, cli_env
+from t2m.pipeline.checks.validate import THREADS_PER_CPU
 from test_sweep_e2e import wandb_run
 
 INJECT = str(REPO / "tests" / "inject.py")
@@ -142,6 +144,14 @@ def model_dir(dest: Path, change: str) -> None:
         special.pop(f"{name}_token")
     elif change == "remote-code":
         config["auto_map"] = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XForCausalLM"}
+    elif change in ("remote-code-marker", "tokenizer-remote-code"):  # code that leaves a file beside the checkpoint when it runs
+        if change == "remote-code-marker":
+            config["auto_map"] = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XForCausalLM"}
+        tok_cfg["auto_map"] = {"AutoTokenizer": [None, "tokenization_x.XTokenizer"]}
+        ran = f"open({str(dest.parent / 'remote-code-ran')!r}, 'w').write(__name__)\n"
+        for module in ("configuration_x", "modeling_x"):
+            (dest / f"{module}.py").write_text(ran)
+        (dest / "tokenization_x.py").write_text(ran + "from transformers import PreTrainedTokenizerFast as XTokenizer\n")
     elif change == "no-config":
         (dest / "config.json").unlink()
     elif change == "no-tokenizer":
@@ -194,6 +204,17 @@ BAD = [
     Bad("limit-not-a-number", ["dataset.limit=ten"], "dataset.limit='ten' is invalid"),
     Bad("store-if-busy-unknown", ["store.if_busy=maybe"], "store.if_busy='maybe' is unknown; allowed: wait, stop"),
     Bad("store-min-free-negative", ["store.min_free_mb=-1"], "store.min_free_mb=-1 is invalid"),
+    # bounds: every number a config holds is finite and fits where it goes (threads a core count, seeds int64)
+    Bad("threads-beyond-cores", ["threads=100000"], f"threads=100000 is invalid; allowed: an integer >= 1 (at most {os.cpu_count() * THREADS_PER_CPU})"),
+    Bad("samples-per-prompt-huge", ["samples_per_prompt=1000000000", "temperature=0.7"], "samples_per_prompt=1000000000 is invalid; allowed: an integer >= 1 (at most 1000)"),
+    Bad("seed-beyond-int64", ["seed=9223372036854775808"], "seed=9223372036854775808 is invalid; allowed: an integer >= 0 (at most 9223372036854775807)"),
+    Bad("c-max-beyond-int32", ["c_max=9223372036854775807"], "c_max=9223372036854775807 is invalid; allowed: an integer >= 1 (at most 2147483647)"),
+    Bad("c-max-infinite", ["c_max=inf"], "c_max=inf is invalid"),
+    Bad("steps-huge", ["unmasking=low_confidence", "steps=99999999999"], "steps=99999999999 is invalid"),
+    Bad("batch-size-huge", ["batch_size=99999999999"], "batch_size=99999999999 is invalid"),
+    Bad("tau-nan", ["tau=nan"], "tau=nan is out of range"),
+    Bad("store-min-free-nan", ["store.min_free_mb=nan"], "store.min_free_mb=nan is invalid; allowed: a finite number >= 0"),
+    Bad("baseline-not-a-job-directory", ["baseline=/etc"], "baseline='/etc' is not a job directory (no samples.jsonl in it)"),
     # groups, keys and the override syntax
     Bad("dataset-unknown", ["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"),
     Bad("model-unknown", ["model=foo"], "model=foo is unknown; allowed: llada2_1_mini, llada_8b, tiny"),
@@ -209,6 +230,10 @@ BAD = [
     Bad("group-null", ["strategy=null"], "strategy=null picks no option of the config group strategy"),
     Bad("interpolation-unknown", ["gen_length=${nope}"], "gen_length: Interpolation key 'nope' not found"),
     Bad("list-without-multirun", ["tau=0.1,0.3"], "Ambiguous value for argument 'tau=0.1,0.3'"),
+    Bad("named-sweep-without-multirun", ["sweep=quick"], "sweep=quick needs -m"),
+    Bad("search-as-a-single-run", ["search=cheaper", "hydra.mode=RUN"], "search=cheaper needs -m"),
+    Bad("key-set-twice", ["tau=0.1", "tau=0.3"], "tau is set twice (tau=0.1 and tau=0.3)"),
+    Bad("group-set-twice", ["-m", "model=tiny", "model=llada_8b"], "model is set twice (model=tiny and model=llada_8b)"),
     Bad("override-unparsable", ["tau=("], "Error parsing override 'tau=('"),
     Bad("sweep-one-bad-value", ["-m", "tau=0.1,1.5"], "tau=1.5 is out of range"),
     Bad("sweep-interval", ["-m", "tau=interval(0,1)"], "cannot be swept by listing its values"),
@@ -234,6 +259,9 @@ BAD = [
     Bad("dataset-too-small-for-cmath100", ["dataset=cmath100", "dataset.path=one.jsonl"], "one.jsonl has 1 problem; pass the test split", {"one.jsonl": CMATH}),
     Bad("dataset-cmath100-from-the-dev-split", ["dataset=cmath100", "dataset.path=dev.jsonl"],
         "dataset cmath100 is sampled from the 1,098-problem CMATH test split, but", {"dev.jsonl": CMATH * 600}),  # fmt: skip
+    Bad("dataset-line-too-long", ["dataset=gsm8k", "dataset.path=long.jsonl"], "line 2 is longer than 1,048,576 bytes (MAX_LINE_BYTES)",
+        {"long.jsonl": GSM + '{"question": "' + "1 + " * 2**18 + '1?", "answer": "#### 1"}\n'}),  # fmt: skip
+    Bad("dataset-too-many-rows", ["dataset=gsm8k", "dataset.path=many.jsonl"], "holds more than 50,000 problems (MAX_ROWS)", {"many.jsonl": GSM * 50_001}),
     Bad("dataset-not-utf8", ["dataset=cmath", "dataset.path=latin1.jsonl"], "is not UTF-8 text", {"latin1.jsonl": b'{"question": "\xe9", "golden": "1"}\n'}),
     Bad("dataset-path-for-generated", ["dataset.path=x.jsonl"], "dataset.path is not allowed for arith100", {"x.jsonl": CMATH}),
     Bad("dataset-from-hub-offline", ["dataset=gsm8k"], "dataset=gsm8k comes from the Hugging Face hub, which is not available here"),
@@ -249,6 +277,10 @@ BAD = [
     Bad("model-without-eos-id", ["model.name_or_path=./ckpt"], "has no EOS token", {"ckpt": ("model", "no-eos")}),
     Bad("model-with-unrequested-remote-code", ["model.name_or_path=./ckpt"], "ships its own modeling code (auto_map in config.json)",
         {"ckpt": ("model", "remote-code")}),  # fmt: skip
+    Bad("model-dir-under-a-remote-code-option", ["model=llada2_1_mini", "model.name_or_path=./ckpt", "model.device=cpu", "model.dtype=float32"],
+        "ships its own modeling code (auto_map in config.json) and model.trust_remote_code is false", {"ckpt": ("model", "remote-code-marker")}),  # fmt: skip
+    Bad("model-tokenizer-with-remote-code", ["model.name_or_path=./ckpt"], "ships its own modeling code (auto_map in tokenizer_config.json)",
+        {"ckpt": ("model", "tokenizer-remote-code")}),  # fmt: skip
     Bad("model-without-tokenizer", ["model.name_or_path=./ckpt"], "has no tokenizer", {"ckpt": ("model", "no-tokenizer")}),
     Bad("model-hub-id-offline", ["model.name_or_path=nobody/nothing"], "is not a local directory, not in the Hugging Face cache"),
     Bad("model-dtype-unknown", ["model.dtype=float64"], "model.dtype='float64' is unknown; allowed: float32, bfloat16, float16"),
@@ -313,6 +345,52 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, finished, cli, no
     assert "Traceback" not in out + err and "Loaded" not in out + err
     assert (snapshot(finished), snapshot(case_dir)) == before, "a rejected input changed files"
     TALLY["bad inputs rejected with one line, exit 2, nothing written"] += 1
+
+
+def test_remote_code_runs_only_when_asked_for(tmp_path):
+    """The marker checkpoint of the bad inputs above does run its code once the user trusts it (so
+    their unchanged snapshot is what shows that it did not run without the flag)."""
+    TALLY["bad inputs tried"] += 1
+    model_dir(tmp_path / "ckpt", "remote-code-marker")
+    env = {**cli_env(tmp_path), "HF_MODULES_CACHE": str(tmp_path / "modules")}  # where transformers copies remote code
+    args = ("model=llada2_1_mini", "model.name_or_path=./ckpt", "model.device=cpu", "model.dtype=float32", "tracker=none")
+    p = sweep(tmp_path, *args, env=env, timeout=300)
+    assert p.returncode == 2 and "trust_remote_code is false" in p.stderr and not (tmp_path / "remote-code-ran").exists(), p.stderr
+    TALLY["bad inputs rejected with one line, exit 2, nothing written"] += 1
+    sweep(tmp_path, *args, "model.trust_remote_code=true", env=env, timeout=300)
+    assert (tmp_path / "remote-code-ran").read_text().endswith(".tokenization_x")  # the pre-flight loads the trusted tokenizer
+
+
+def git_copy(dest: Path) -> Path:
+    """The code in a git repository of its own whose tracked files all look touched since the index
+    was written: `git status` there refreshes and rewrites .git/index unless told not to."""
+    for name in ("t2m", "conf", "sweeps", "hydra_plugins"):
+        shutil.copytree(REPO / name, dest / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(dest)]
+    for step in (["init", "-q"], ["add", "."], ["commit", "-qm", "copy"]):
+        subprocess.run([*git, *step], check=True, capture_output=True)
+    later = time.time() + 5
+    for p in (dest / "t2m").rglob("*.py"):
+        os.utime(p, (later, later))
+    return dest
+
+
+def test_a_sweep_writes_nothing_outside_its_results_and_takes_no_git_lock(tmp_path):
+    """With a fresh HOME and no W&B variables, a sweep (W&B offline, the report's plot) writes only
+    under results_dir, and reading the checkout's git state leaves its index alone."""
+    code, home = git_copy(tmp_path / "code"), tmp_path / "home"
+    home.mkdir()
+    index = (code / ".git" / "index").stat()
+    env = {k: v for k, v in cli_env(tmp_path).items() if not k.startswith(("WANDB_", "XDG_", "MPLCONFIGDIR"))}
+    env.update(HOME=str(home), PYTHONPATH=str(code))
+    ok(sweep(tmp_path, "-m", "strategy=t2t,lowprob", "dataset.limit=2", *FAST, "results_dir=results", env=env))
+    assert list((tmp_path / "results").rglob("offline-run-*"))  # W&B did log
+    assert sorted(p.relative_to(tmp_path).parts[0] for p in tmp_path.iterdir()) == ["code", "home", "results"]
+    assert [str(p.relative_to(home)) for p in home.rglob("*")] == []
+    after = (code / ".git" / "index").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (index.st_ino, index.st_mtime_ns) and not (code / ".git" / "index.lock").exists()
+    assert not list((code / "t2m").rglob("*.lock"))
+    survived("a sweep writes nothing outside its results directory and takes no git lock")
 
 
 def test_hydra_full_error_still_gives_the_traceback(tmp_path):
@@ -584,6 +662,80 @@ def test_kills_during_wandb_and_during_the_report(tmp_path, cli):
     assert (sweep_dir / report.PLOT_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert count_wandb(sweep_dir, expected_ids=3) == ids  # nothing new on the W&B side
     survived("kill during the report")
+
+
+@pytest.mark.slow
+def test_two_sweeps_sharing_configurations_log_each_to_w_and_b_once(tmp_path, cli):
+    """Sweep B shares a configuration with sweep A (another directory): B links to A's W&B run (its
+    summary names the run id and A's directory) and writes no second offline copy of it, so that
+    `wandb sync` of both directories uploads each configuration once."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ("dataset.limit=2", *FAST, "baseline=none")
+    assert cli(tmp_path, "-m", "strategy=lowprob,none", *common, f"hydra.sweep.dir={a}")[0] == 0
+    code, out, err = cli(tmp_path, "-m", "strategy=lowprob,logitdiff", *common, f"hydra.sweep.dir={b}")
+    assert code == 0, err
+    in_a, in_b = wandb_runs(a), wandb_runs(b)
+    TALLY["duplicate W&B runs"] += len(set(in_a) & set(in_b))
+    assert len(in_a) == 3 and len(in_b) == 2 and not set(in_a) & set(in_b), (in_a, in_b)  # two configurations and the sweep; one and the sweep
+    summaries = [json.loads(p.read_text()) for p in sorted(b.glob("*/summary.json"))]
+    (shared,) = [s for s in summaries if s["strategy"] == "lowprob"]
+    assert shared["wandb_run"] in in_a and shared["wandb_dir"] == str(a)
+    (own,) = [s for s in summaries if s["strategy"] == "logitdiff"]
+    assert own["wandb_run"] in in_b and own["wandb_dir"] == str(b)
+    survived("a second sweep sharing configurations (one W&B run per configuration across directories)")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, their children, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.slow
+def test_local_workers_die_with_a_killed_sweep(tmp_path):
+    """hydra/launcher=local: kill -9 of the sweep mid-decode ends its worker processes (and submitit's
+    controller between them) within seconds, instead of leaving them decoding, holding a GPU."""
+    args = ("-m", "strategy=t2t,lowprob,logitdiff,none", "hydra/launcher=local", "hydra.launcher.jobs=2", "dataset.limit=200", "batch_size=2",
+            *FAST, "tracker=none", "baseline=none")  # fmt: skip
+    p = subprocess.Popen([sys.executable, "-m", "t2m.sweep", *args], cwd=tmp_path, env=cli_env(tmp_path), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)  # fmt: skip
+    below: set[int] = set()
+    try:
+        deadline = time.time() + 300
+        while not any(lines for lines, _ in entries(tmp_path / "results" / "store").values()):  # a worker is decoding
+            assert p.poll() is None and time.time() < deadline, "the sweep ended or never decoded"
+            time.sleep(0.2)
+        below = descendants(p.pid)
+        assert len(below) >= 3, below  # the controller and both workers
+        p.kill()
+        p.wait()
+        gone_by = time.time() + 5
+        while any(map(running, below)) and time.time() < gone_by:
+            time.sleep(0.1)
+        assert not [pid for pid in below if running(pid)], "workers outlived the sweep"
+    finally:
+        for pid in [p.pid, *below]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    survived("kill -9 of a sweep with local workers (they end with it)")
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """Every shipped model config runs. `conf/model/llada2_1_mini.yaml` and `conf/model/llada_8b.yaml` name
 checkpoints that cannot be downloaded here, so each is pointed at a tiny random checkpoint of its
 family (tests/remote_code/, loaded as remote code like the real one) carrying the bundled tokenizer,
-and the rest of the shipped config (trust_remote_code, the adapter it picks) is what runs."""
+and the rest of the shipped config (the adapter it picks) is what runs; its code runs because the
+command says model.trust_remote_code=true, as a user's must for any checkpoint but the pinned hub id."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_shipped_model_config_runs_on_a_tiny_model_of_its_family(t2m_cli, tmp_pa
     checkpoint = tiny_of(family, tmp_path / family)
     run = tmp_path / "run"
     t2m_cli(f"model={config}", f"model.name_or_path={checkpoint}", "model.dtype=float32", "model.device=cpu",
-            "model.mask_id=3", "model.eos_id=2", "dataset.limit=3", "gen_length=32", "block_length=16", "strategy=lowprob",
+            "model.trust_remote_code=true", "model.mask_id=3", "model.eos_id=2", "dataset.limit=3", "gen_length=32", "block_length=16", "strategy=lowprob",
             *extra, "tracker=none", f"hydra.run.dir={run}", check=True)  # fmt: skip
     summary = json.loads((run / "summary.json").read_text())
     assert summary["model"] == str(checkpoint) and summary["n"] == 3 and summary["mean_forwards"] > 0

@@ -96,6 +96,13 @@ def _gsm8k_problem(i: int, row: dict) -> Problem:
     return Problem(id=f"gsm8k-{i:04d}", question=str(row["question"]), gold=answer.rsplit("#### ", 1)[1].strip())
 
 
+# Limits of a dataset file, checked while it streams in (before any model loads): one problem is a
+# few hundred bytes, the largest benchmark here (GSM8K's train split) 7,473 rows. Anything far beyond
+# is a wrong file, and reading it whole would take gigabytes of memory or minutes of tokenizing.
+MAX_LINE_BYTES = 2**20  # 1 MiB per problem
+MAX_ROWS = 50_000
+
+
 def _read_jsonl(name: str, path: str) -> list[tuple[int, dict]]:
     """(line number, row) of every non-blank line."""
     p = Path(path).expanduser()
@@ -104,23 +111,35 @@ def _read_jsonl(name: str, path: str) -> list[tuple[int, dict]]:
     if not p.is_file():
         raise FileNotFoundError(f"dataset {name}: no such file {str(p)!r}; pass a JSONL file with one problem per line")
     rows = []
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise DatasetFileError(p, f"is not UTF-8 text ({e.reason} at byte {e.start})") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DatasetFileError(p, f"is not valid JSON ({e.msg}, column {e.colno})", lineno) from None
-        if not isinstance(row, dict):
-            raise DatasetFileError(p, 'is not a JSON object ({"question": ..., ...} per line)', lineno)
-        rows.append((lineno, row))
+    with p.open("rb") as f:
+        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise DatasetFileError(p, f"is longer than {MAX_LINE_BYTES:,} bytes (MAX_LINE_BYTES); pass one problem per line", lineno)
+            if raw.strip() and len(rows) == MAX_ROWS:
+                raise DatasetFileError(p, f"holds more than {MAX_ROWS:,} problems (MAX_ROWS); pass a benchmark file")
+            row = _json_row(p, raw, lineno)
+            if row is not None:
+                rows.append((lineno, row))
     if not rows:
         raise DatasetFileError(p, "holds no problems (the file is empty)")
     return rows
+
+
+def _json_row(p: Path, raw: bytes, lineno: int) -> dict | None:
+    """One line as a problem's row; None for a blank line."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DatasetFileError(p, f"is not UTF-8 text ({e.reason} at byte {e.start})", lineno) from None
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DatasetFileError(p, f"is not valid JSON ({e.msg}, column {e.colno})", lineno) from None
+    if not isinstance(row, dict):
+        raise DatasetFileError(p, 'is not a JSON object ({"question": ..., ...} per line)', lineno)
+    return row
 
 
 def _read_hub(name: str, hub_id: str, config: str | None, split: str) -> list[dict]:

@@ -14,6 +14,10 @@ import os
 from dataclasses import dataclass
 
 ATTENTION = ("reference", "block_causal")  # see t2m/decoding/canvas.py and docs/decoding.md
+# The largest integers a config may hold. Seeds become int64 tensors; counts and caps stay within
+# int32, so that the engine's step cap (block_length x (1 + c_max) + max_post_steps) fits in int64.
+MAX_SEED = 2**63 - 1
+MAX_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,9 @@ class DecodeConfig:
         if self.tau is None:  # T2T's tau is LLaDA2.1's editing threshold
             object.__setattr__(self, "tau", self.editing_threshold if self.strategy == "t2t" else entry.default_tau)
             _check_range("tau", self.tau, *entry.tau_range, context=tau_context)
-        if self.c_max is not None and (isinstance(self.c_max, bool) or not _is_number(self.c_max) or int(self.c_max) != self.c_max or self.c_max < 1):
-            raise ValueError(f"c_max={self.c_max!r} is invalid; allowed: an integer >= 1, or None for unbounded")
         if self.c_max is not None:
+            whole = _is_number(self.c_max) and math.isfinite(self.c_max) and int(self.c_max) == self.c_max  # 2.0 from YAML is 2
+            _check_int("c_max", int(self.c_max) if whole else self.c_max, 1, hint=", or None for unbounded")
             object.__setattr__(self, "c_max", int(self.c_max))
         _check_range("rho_max", self.rho_max, 0.0, 1.0, lo_open=True)
         _check_range("threshold", self.threshold, 0.0, 1.0)
@@ -71,7 +75,7 @@ class DecodeConfig:
         _check_int("block_length", self.block_length, 1)
         _check_int("gen_length", self.gen_length, 1)
         _check_int("max_post_steps", self.max_post_steps, 0)
-        _check_int("seed", self.seed, 0)
+        _check_int("seed", self.seed, 0, MAX_SEED)
         for flag in ("eos_early_stop", "refresh_cache"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag}={getattr(self, flag)!r} is invalid; allowed: true or false")
@@ -109,6 +113,6 @@ def _check_range(name: str, v, lo: float, hi: float, *, lo_open: bool = False, c
         raise ValueError(f"{name}={v!r} is out of range; allowed: a number in {'(' if lo_open else '['}{lo:g}, {hi:g}]{context}")
 
 
-def _check_int(name: str, v, minimum: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ValueError(f"{name}={v!r} is invalid; allowed: an integer >= {minimum}")
+def _check_int(name: str, v, minimum: int, maximum: int = MAX_COUNT, hint: str = "") -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= maximum:
+        raise ValueError(f"{name}={v!r} is invalid; allowed: an integer >= {minimum} (at most {maximum}){hint}")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -25,10 +26,22 @@ class Preflight(Callback):
         from t2m.pipeline.paths import absolute
 
         try:
+            _only_with_multirun(config)
             check(config)
             preflight(config, absolute(config.hydra.run.dir))
         except ConfigError as e:
             raise Rejected(e) from e  # Hydra turns an Exception from a callback into a warning and runs the job anyway
+
+
+def _only_with_multirun(config: DictConfig) -> None:
+    """A named sweep or a search in a single run would run one default configuration and exit 0."""
+    from t2m.pipeline.checks.validate import ConfigError
+
+    choices = config.hydra.runtime.choices
+    for group in ("sweep", "search"):
+        if choices.get(group) is not None:
+            raise ConfigError(f"{group}={choices[group]} needs -m (without it one default configuration would run); "
+                              f"allowed: python -m t2m.sweep -m {group}={choices[group]} ...")  # fmt: skip
 
 
 class SweepOutputs(Callback):
@@ -38,12 +51,19 @@ class SweepOutputs(Callback):
 
         # What an interrupted or incomplete sweep says, even when its jobs run elsewhere (SLURM).
         PROGRESS.mode, PROGRESS.out_dir = "MULTIRUN", absolute(config.hydra.sweep.dir)
+        # The sweep's plots: matplotlib's font cache and config folder under the results, not in the home.
+        if "MPLCONFIGDIR" not in os.environ:
+            self._mpl = os.environ["MPLCONFIGDIR"] = str(absolute(config.results_dir) / ".matplotlib")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from t2m.pipeline.launchers import outcomes
         from t2m.pipeline.checks.validate import Rejected
 
-        self._outputs(config)
+        try:
+            self._outputs(config)
+        finally:
+            if getattr(self, "_mpl", None) and os.environ.get("MPLCONFIGDIR") == self._mpl:
+                del os.environ["MPLCONFIGDIR"]  # a later command in this process picks its own
         try:
             outcomes.check_complete()
         except outcomes.SweepIncomplete as e:

@@ -65,6 +65,24 @@ def one_line(e: Exception) -> str:
     return text or type(e).__name__
 
 
+def conflicting_overrides(args: list[str]) -> str | None:
+    """Two overrides of one key with different values (`tau=0.1 tau=0.3`): Hydra would silently keep
+    the last one. The one line naming them, or None. Overrides it cannot parse are Hydra's to report."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser, seen = OverridesParser.create(), {}
+    for arg in (a for a in args if not a.startswith("-")):
+        try:
+            (o,) = parser.parse_overrides([arg])
+        except Exception:  # noqa: BLE001 - a syntax error: Hydra reports it in its own words
+            continue
+        key = o.get_key_element().lstrip("+~")
+        if key in seen and seen[key] != arg:
+            return f"{key} is set twice ({seen[key]} and {arg}); allowed: one value, or a list with -m ({key}=a,b)"
+        seen.setdefault(key, arg)
+    return None
+
+
 def resume_command() -> str:
     """This command again, pinned to the directory it was writing, so that it picks up there."""
     from t2m.pipeline.task import PROGRESS
@@ -106,6 +124,9 @@ def main() -> None:
     if str(REPO) not in sys.path:
         sys.path.append(str(REPO))
     register_named_sweeps()
+    conflict = conflicting_overrides(sys.argv[1:])
+    if conflict:
+        exit_on_error(conflict)
     from hydra.core.hydra_config import HydraConfig
 
     # A command run again in one process (the Python API, the tests) must not resolve relative paths

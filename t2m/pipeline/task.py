@@ -215,6 +215,8 @@ class Member:
         """Summary, job directory view, printed line and W&B run; then let go of the locks."""
         cfg, dcfg = self.cfg, self.dcfg
         records = self.entry.records(self.ids)
+        run_id = tracking.run_id(self.view.fingerprint, subset_digest(self.ids), cfg.experiment)  # entry 0's when k = 1
+        wandb_home = tracking.home(cfg.tracker, self.entry.path, run_id, self.wandb_dir)  # while the entry is ours
         summary = {
             **dcfg.to_dict(),
             "experiment": cfg.experiment,
@@ -227,6 +229,7 @@ class Member:
             "subset": subset_digest(self.ids),
             "store": str(self.entry.path),
             "repro": provenance.reproducibility(cfg, self.lm, self.entry.key),
+            **({"wandb_run": run_id, "wandb_dir": str(wandb_home)} if wandb_home else {}),
         }
         self.job.finish(self.view, self.ids, self.config_yaml, self.record, summary)  # rewrites nothing it already shows
         self.outcome = summary
@@ -245,7 +248,8 @@ class Member:
         tracking.log_configuration(  # a run that already holds these results is not logged again
             cfg.tracker,
             wandb_dir=self.wandb_dir,
-            run_id=tracking.run_id(self.view.fingerprint, summary["subset"], cfg.experiment),  # entry 0's when k = 1
+            run_id=run_id,
+            home=wandb_home,
             name=self.job.path.name,
             group=cfg.experiment,
             job_type=dcfg.strategy,
@@ -497,7 +501,7 @@ def hydra_record(cfg: DictConfig, hc) -> dict[str, str]:
 def load(cfg: DictConfig):
     """The model of `cfg`; a checkpoint that cannot be loaded is a ConfigError (one line)."""
     try:
-        return get_model(**OmegaConf.to_container(cfg.model))
+        return get_model(**OmegaConf.to_container(cfg.model, resolve=True))
     except (ValueError, OSError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(f"model.name_or_path={cfg.model.name_or_path!r} cannot be loaded: {first}") from None

@@ -63,10 +63,39 @@ def check_reachable(tracker) -> None:
         log.warning("W&B %s; writing offline runs instead, upload them later with: wandb sync <dir>/wandb/offline-run-*", _offline)
 
 
+RUNS = "wandb-runs.json"  # in a store entry: {run id: the directory whose wandb/ holds that run}
+
+
+def home(tracker, entry_dir: Path, run_id: str, wandb_dir: Path) -> Path | None:
+    """Where the W&B run of a store entry lives: the directory that logged it first, while its wandb/
+    still holds the run, else `wandb_dir` (recorded now). So a second sweep of the same configuration
+    links to that run instead of writing a second offline copy that `wandb sync` would upload again.
+    Call while holding the entry; None when W&B is off."""
+    if not enabled(tracker):
+        return None
+    from t2m.pipeline.store.entries import atomic_write_json
+
+    path, here = Path(entry_dir) / RUNS, Path(wandb_dir).absolute()
+    try:
+        runs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        runs = {}
+    recorded = Path(runs.get(run_id) or here)
+    if recorded != here and any((recorded / "wandb").glob(f"*run-*-{run_id}")):
+        return recorded
+    if runs.get(run_id) != str(here):
+        atomic_write_json(path, {**runs, run_id: str(here)})
+    return here
+
+
 def log_configuration(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, job_type: str, config: dict,
-                      summary: dict, records: list[dict]) -> None:  # fmt: skip
-    """One W&B run for one configuration: its config, summary metrics and a per-sample table."""
+                      summary: dict, records: list[dict], home: Path | None = None) -> None:  # fmt: skip
+    """One W&B run for one configuration: its config, summary metrics and a per-sample table; not
+    written when the run's `home` is another directory (see `home`)."""
     if not enabled(tracker) or not summary.get("n"):
+        return
+    if home is not None and Path(home) != Path(wandb_dir).absolute():
+        log.info("W&B run %s is in %s (logged by an earlier run); not written again here", run_id, home)
         return
     marker = _Marker(wandb_dir, run_id, {"mode": _mode(tracker), "project": tracker.project, "entity": tracker.entity,
                                          "config": config, "summary": summary, "log_samples": tracker.log_samples})  # fmt: skip
@@ -174,14 +203,32 @@ def _mode(tracker) -> str:
 def _run(tracker, wandb_dir: Path, run_id: str, marker: "_Marker", **init):
     """A W&B run that is always finished; once its body has logged everything, older offline copies
     of it are moved aside and `marker` records that this content is in W&B."""
-    run = _init(tracker, wandb_dir, id=run_id, **init)
-    try:
-        yield run
-    finally:
-        local = Path(run.dir).parent
-        run.finish()
+    with _files_under(wandb_dir):
+        run = _init(tracker, wandb_dir, id=run_id, **init)
+        try:
+            yield run
+        finally:
+            local = Path(run.dir).parent
+            run.finish()
     _supersede(wandb_dir, run_id, keep=local)
     marker.write()
+
+
+# W&B's own folders outside its run directory: artifact staging copies of every logged table (kept
+# until an offline run is synced) and its service's logs would pile up in the user's home.
+WANDB_HOME_DIRS = {"WANDB_DATA_DIR": ".data", "WANDB_CACHE_DIR": ".cache"}
+
+
+@contextlib.contextmanager
+def _files_under(wandb_dir: Path):
+    """Point W&B's data and cache folders into `<dir>/wandb/` while a run logs, unless the user set them."""
+    ours = {k: str(Path(wandb_dir).absolute() / "wandb" / sub) for k, sub in WANDB_HOME_DIRS.items() if k not in os.environ}
+    os.environ.update(ours)
+    try:
+        yield
+    finally:
+        for k in ours:
+            os.environ.pop(k, None)
 
 
 def _init(tracker, wandb_dir: Path, **kwargs):

@@ -212,10 +212,10 @@ def _model_spec(name_or_path, revision, trust_remote_code, mask_id, eos_id) -> M
                           f"save_pretrained, or a hub id") from None  # fmt: skip
     except (OSError, ValueError) as e:
         raise ConfigError(f"{key}: config.json cannot be read ({_first_line(e)})") from None
-    auto_map = config.get("auto_map") or {}
-    if auto_map and not trust_remote_code:
-        raise ConfigError(f"{key} ships its own modeling code (auto_map in config.json) and model.trust_remote_code is false; "
-                          f"allowed: model.trust_remote_code=true if you trust that code")  # fmt: skip
+    for name, meta in (("config.json", config), ("tokenizer_config.json", _json_or_empty(path / "tokenizer_config.json"))):
+        if meta.get("auto_map") and not trust_remote_code:  # loading its tokenizer or config would run that code
+            raise ConfigError(f"{key} ships its own modeling code (auto_map in {name}) and model.trust_remote_code is false; "
+                              f"allowed: model.trust_remote_code=true if you trust that code")  # fmt: skip
     tokenizer = _tokenizer(path, trust_remote_code)
     if tokenizer is None:
         raise ConfigError(f"{key} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)} loads); allowed: a checkpoint saved with its tokenizer")
@@ -229,6 +229,14 @@ def _model_spec(name_or_path, revision, trust_remote_code, mask_id, eos_id) -> M
             raise ConfigError(f"model.{what.lower()}_id={found} is outside the vocabulary of {key} ({vocab} tokens); allowed: 0..{vocab - 1}")
     max_positions = config.get("max_position_embeddings")
     return ModelSpec(str(path), tokenizer, max_positions if isinstance(max_positions, int) else None)
+
+
+def _json_or_empty(path: Path) -> dict:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _check_hub_model(key: str, repo_id: str, revision: str | None) -> None:

@@ -4,6 +4,7 @@ written twice:
     tau: ${t2m.default_tau:${strategy}}     a strategy's default tau, from its registry entry
     threshold: ${t2m.default_threshold:wino} an unmasking policy's own commit threshold
     gen_length: ${t2m.gen_length:${.name}}  a dataset's generation budget, from its registry entry
+    trust_remote_code: ${t2m.trust_for:ORG/NAME}   true only while name_or_path is that hub id
 
 Registered on import of t2m.pipeline.checks.validate, which every process that composes or resolves a
 config (the command line, the sweeper, job processes) imports first.
@@ -39,7 +40,17 @@ def gen_length(dataset: str):
     return None if entry is None else entry.gen_length
 
 
+def trust_for(hub_id: str, *, _parent_) -> bool:
+    """A model option's remote code is trusted for the hub id it pins, never for another name_or_path
+    (a directory's own Python would run in the pre-flight); that takes model.trust_remote_code=true."""
+    from t2m.pipeline.paths import looks_local
+
+    name = _parent_.get("name_or_path")
+    return name == hub_id and not looks_local(str(name))
+
+
 def register() -> None:
+    OmegaConf.register_new_resolver("t2m.trust_for", trust_for, replace=True)
     OmegaConf.register_new_resolver("t2m.default_tau", default_tau, replace=True)
     OmegaConf.register_new_resolver("t2m.default_threshold", default_threshold, replace=True)
     OmegaConf.register_new_resolver("t2m.gen_length", gen_length, replace=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import os
 import re
 import sys
 from functools import lru_cache
@@ -18,7 +20,7 @@ from functools import lru_cache
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from t2m.decoding.config import DecodeConfig
+from t2m.decoding.config import MAX_COUNT, DecodeConfig
 from t2m.pipeline.checks import resolvers
 from t2m.pipeline.store.lock import IF_BUSY
 from t2m.pipeline.paths import CONF_DIR, SWEEPS_DIR, absolute, looks_local
@@ -29,6 +31,10 @@ EXIT_CODE = 2
 DTYPES = ("float32", "bfloat16", "float16")
 TRACKER_MODES = ("offline", "online", "disabled")
 RENAMED = {"sweep_name": "experiment"}
+# More threads than cores only make them wait on each other; far more (threads=100000) crash torch.
+THREADS_PER_CPU = 4
+# Each sample of a problem is a store entry of its own; pass@k and majority vote are read at k <= 100s.
+MAX_SAMPLES_PER_PROMPT = 1000
 _DEVICE = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
 _FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.,=+-]*$")  # one path component, never "." or ".."
 
@@ -113,13 +119,15 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
     _positive_int_or_none("dataset.limit", ds.limit)
     _positive_int("batch_size", cfg.batch_size)
     _check_analyses(cfg, dc)
-    _positive_int_or_none("threads", cfg.threads)
+    _positive_int_or_none("threads", cfg.threads, maximum=(os.cpu_count() or 1) * THREADS_PER_CPU if here else MAX_COUNT)
 
     m = cfg.model
     if m.dtype not in DTYPES:
         raise ConfigError(f"model.dtype={m.dtype!r} is unknown; allowed: {', '.join(DTYPES)}")
     if not _DEVICE.match(str(m.device)):
         raise ConfigError(f"model.device={m.device!r} is unknown; allowed: cpu, auto, cuda, cuda:N, mps")
+    if not isinstance(m.trust_remote_code, bool):
+        raise ConfigError(f"model.trust_remote_code={m.trust_remote_code!r} is invalid; allowed: true or false")
     if here:
         check_device(str(m.device))
     if m.name_or_path is not None and looks_local(str(m.name_or_path)) and not absolute(m.name_or_path).is_dir():
@@ -139,8 +147,9 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
     store = cfg.store
     if store.if_busy not in IF_BUSY:
         raise ConfigError(f"store.if_busy={store.if_busy!r} is unknown; allowed: {', '.join(IF_BUSY)}")
-    if isinstance(store.min_free_mb, bool) or not isinstance(store.min_free_mb, (int, float)) or store.min_free_mb < 0:
-        raise ConfigError(f"store.min_free_mb={store.min_free_mb!r} is invalid; allowed: a number >= 0")
+    free = store.min_free_mb
+    if isinstance(free, bool) or not isinstance(free, (int, float)) or not math.isfinite(free) or free < 0:  # nan would switch the check off
+        raise ConfigError(f"store.min_free_mb={free!r} is invalid; allowed: a finite number >= 0")
     if not str(store.dir).strip():
         raise ConfigError("store.dir is empty; allowed: a directory (default: <results_dir>/store)")
     return dc
@@ -170,7 +179,6 @@ def check_device(device: str) -> None:
     found = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if index < found:
         return
-    import os
     import platform
 
     where = platform.node()
@@ -261,7 +269,7 @@ def required_keys() -> frozenset:
 
 def _check_analyses(cfg: DictConfig, dc: DecodeConfig) -> None:
     k = cfg.get("samples_per_prompt", 1)
-    _positive_int("samples_per_prompt", k)
+    _positive_int("samples_per_prompt", k, maximum=MAX_SAMPLES_PER_PROMPT)
     if k > 1 and dc.temperature == 0:
         raise ConfigError(f"samples_per_prompt={k} needs temperature > 0 (greedy decoding gives {k} identical samples); "
                           f"allowed: samples_per_prompt=1, or a temperature such as temperature=0.7")  # fmt: skip
@@ -308,21 +316,23 @@ def _omegaconf_line(e: OmegaConfBaseException) -> str:
 
 def _check_baseline(value) -> None:
     from t2m.pipeline.report.baseline import BaselineError, parse
+    from t2m.pipeline.store.entries import SAMPLES
 
     try:
-        parse(value)
+        spec = parse(value)
     except BaselineError as e:
         raise ConfigError(str(e)) from None
+    # A bare name is a job directory of this sweep (it does not exist yet); a path must be one already.
+    if isinstance(spec, str) and ("/" in spec or spec.startswith("~")) and not (absolute(spec) / SAMPLES).is_file():
+        raise ConfigError(f"baseline={spec!r} is not a job directory (no {SAMPLES} in it); allowed: a job directory "
+                          f"holding {SAMPLES}, a job name of this sweep, {{key: value, ...}}, null or none")  # fmt: skip
 
 
-def _positive_int(key: str, v, minimum: int = 1) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ConfigError(f"{key}={v!r} is invalid; allowed: an integer >= {minimum}")
+def _positive_int(key: str, v, minimum: int = 1, maximum: int = MAX_COUNT, hint: str = "") -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= maximum:
+        raise ConfigError(f"{key}={v!r} is invalid; allowed: an integer >= {minimum} (at most {maximum}){hint}")
 
 
-def _positive_int_or_none(key: str, v, minimum: int = 1) -> None:
+def _positive_int_or_none(key: str, v, minimum: int = 1, maximum: int = MAX_COUNT) -> None:
     if v is not None:
-        try:
-            _positive_int(key, v, minimum)
-        except ConfigError:
-            raise ConfigError(f"{key}={v!r} is invalid; allowed: an integer >= {minimum}, or null") from None
+        _positive_int(key, v, minimum, maximum, hint=", or null")

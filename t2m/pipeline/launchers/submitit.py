@@ -21,7 +21,12 @@ exception, so the others still reach the table.
 from __future__ import annotations
 
 import logging
+import os
+import select
+import signal
 import sys
+import threading
+import time
 from typing import Any, Sequence
 
 from hydra.core.singleton import Singleton
@@ -44,10 +49,13 @@ class PackedSubmitit:
 
     # ---- in the job ------------------------------------------------------------------------------
 
-    def __call__(self, pack: list[tuple[list[str], int]], singleton_state: dict) -> list[JobReturn]:
-        """One pack, on the node the job landed on: (overrides, job number) per configuration."""
+    def __call__(self, pack: list[tuple[list[str], int]], singleton_state: dict, sweep_pid: int | None = None) -> list[JobReturn]:
+        """One pack, on the node the job landed on: (overrides, job number) per configuration.
+        `sweep_pid`: a local job's sweep process, which this one must not outlive."""
         import submitit
 
+        if sweep_pid is not None:
+            die_with(sweep_pid)
         Singleton.set_state(singleton_state)
         setup_globals()
         job_id = submitit.JobEnvironment().job_id
@@ -67,7 +75,10 @@ class PackedSubmitit:
         packs = deal(len(job_overrides), self.configs_per_job, self.jobs)
         args = [[(list(job_overrides[i]), initial_job_idx + i) for i in pack] for pack in packs]
         sweep_dir = str(self.config.hydra.sweep.dir)
-        jobs = executor.map_array(self, args, [Singleton.get_state()] * len(packs))
+        # A local job is a process of this machine that nobody would stop after a kill -9 of the sweep
+        # (a SLURM job goes on by design: its results land in the store for the re-run).
+        sweep_pid = os.getpid() if self._EXECUTOR == "local" else None
+        jobs = executor.map_array(self, args, [Singleton.get_state()] * len(packs), [sweep_pid] * len(packs))
         log.info(f"Submitted {len(job_overrides)} configurations as {len(jobs)} {self._EXECUTOR} job(s) of up to "
                  f"{max(map(len, packs), default=0)}: {', '.join(j.job_id for j in jobs)}; logs in {sweep_dir}/.submitit/")  # fmt: skip
         returns: list = [None] * len(job_overrides)
@@ -96,3 +107,35 @@ class PackedSubmitit:
         common = set(OmegaConf.structured(BaseQueueConf).keys())
         executor.update_parameters(**{k if k in common else f"{self._EXECUTOR}_{k}": v for k, v in params.items()})
         return executor
+
+
+def die_with(pid: int) -> None:
+    """End this process as soon as process `pid` (the sweep) ends, however it ended. submitit's local
+    controller sits between the two, so a parent-death signal would only follow the controller. The
+    end is a SIGKILL, as if the worker had been killed with the sweep: the store is built for that
+    (a dead holder's locks are taken over, a torn last line is dropped)."""
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)  # Linux: readable once the process has ended
+        except ProcessLookupError:
+            fd = None  # already gone
+        except (AttributeError, OSError):  # no pidfd here: look once a second
+            while _alive(pid):
+                time.sleep(1)
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="t2m-die-with-sweep", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

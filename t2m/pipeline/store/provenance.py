@@ -170,7 +170,8 @@ def _version(package: str) -> str | None:
 @lru_cache(maxsize=None)
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10)
+        # --no-optional-locks: `git status` would otherwise refresh the checkout's index under .git/index.lock
+        out = subprocess.run(["git", "--no-optional-locks", *args], cwd=REPO, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
