@@ -17,7 +17,8 @@ import pytest
 from conftest import REPO
 from t2m.analysis.metrics import summarize, wilson_interval
 from t2m.pipeline.store.jobdir import CONFIG, POINTER, SUMMARY, JobDir, pointed_records
-from t2m.pipeline.store.lock import Busy, FileLock
+from t2m.pipeline.store import lock as locks
+from t2m.pipeline.store.lock import Busy, FileLock, LockLost, WaitedTooLong
 from t2m.pipeline.store.entries import SAMPLES, Entry, StoreError, atomic_write_json, fingerprint, read_jsonl, write_atomically
 
 KEY = {"decode": {"strategy": "lowprob", "tau": 0.3}, "model": "tiny", "dataset": "arith100", "code": "abc"}
@@ -146,6 +147,89 @@ def test_lock_across_processes_busy_stop_wait_and_take_over_from_a_dead_holder(t
     finally:
         if child.poll() is None:
             child.kill()
+
+
+KEEPER = textwrap.dedent("""
+    import pathlib, sys, time
+    sys.path.insert(0, {repo!r})
+    from t2m.pipeline.store.lock import FileLock, LockLost
+    lock = FileLock(pathlib.Path(sys.argv[1]), what="thing", expected=True)
+    lock.acquire()
+    out = pathlib.Path(sys.argv[2])
+    out.write_text("held")
+    go = pathlib.Path(str(out) + ".go")
+    while not go.exists():
+        time.sleep(0.05)
+    try:
+        lock.check()  # what an append does first
+        out.write_text("still held")
+    except LockLost as e:
+        out.write_text("lost: " + str(e))
+    time.sleep(600)
+""")
+
+
+def _keeper(tmp_path):
+    path, out = tmp_path / ".lock", tmp_path / "out"
+    path.touch()  # as Entry._create does
+    child = subprocess.Popen([sys.executable, "-c", KEEPER.format(repo=str(REPO)), str(path), str(out)])
+    deadline = time.time() + 60
+    while not out.exists():
+        assert time.time() < deadline and child.poll() is None
+        time.sleep(0.05)
+    return child, path, out
+
+
+def test_a_lock_file_deleted_under_a_live_holder_lets_nobody_in(tmp_path):
+    """The holder (a real process) puts its file back, or writes itself into the newcomer's within
+    the newcomer's grace; either way the newcomer stays out and the holder keeps the lock."""
+    child, path, out = _keeper(tmp_path)
+    try:
+        for _ in range(2):
+            path.unlink()  # by hand, while held
+            newcomer = FileLock(path, what="thing", expected=True)
+            assert not newcomer.try_acquire() and not newcomer.held
+            assert newcomer.holder()["pid"] == child.pid
+        time.sleep(2 * locks.CHECK_S)
+        assert not FileLock(path, what="thing", expected=True).try_acquire()
+        (tmp_path / "out.go").touch()
+        deadline = time.time() + 30
+        while out.read_text() == "held":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert out.read_text() == "still held"
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_stopped_holder_is_named_and_the_wait_gives_up_and_a_deleted_file_is_lost_not_shared(tmp_path, caplog):
+    """A holder stopped with SIGSTOP: a waiter says so once and gives up after wait_timeout_s. Its
+    file deleted while it is stopped: a newcomer takes the path after its grace, and the holder,
+    continued, finds its lock lost before it would append."""
+    child, path, out = _keeper(tmp_path)
+    try:
+        os.kill(child.pid, signal.SIGSTOP)
+        waiter = FileLock(path, what="configuration X", expected=True)
+        with pytest.raises(WaitedTooLong, match=rf"pid {child.pid} .*which is stopped \(SIGSTOP or Ctrl-Z\).*gave up after 1.5 s"):
+            waiter.acquire("wait", timeout_s=1.5)
+        assert sum("is stopped" in r.getMessage() for r in caplog.records) == 1
+        path.unlink()
+        newcomer = FileLock(path, what="configuration X", expected=True)
+        assert newcomer.try_acquire()  # nobody wrote itself in during the grace: the stopped holder cannot
+        os.kill(child.pid, signal.SIGCONT)
+        (tmp_path / "out.go").touch()
+        deadline = time.time() + 60
+        while out.read_text() == "held":
+            assert time.time() < deadline
+            time.sleep(0.1)
+        assert out.read_text().startswith(f"lost: lost the lock of thing: its lock file was deleted by hand and host")
+        assert newcomer.held and newcomer.holder()["pid"] == os.getpid()
+        newcomer.release()
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+        child.kill()
+        child.wait()
 
 
 # ---- the job directory view ----------------------------------------------------------------------

@@ -166,7 +166,7 @@ class Member:
 
     def lock_directory(self) -> None:
         # before the model loads: a busy directory is known at once
-        self.locks.enter_context(self.job.lock.hold(self.cfg.store.if_busy))
+        self.locks.enter_context(self.job.lock.hold(self.cfg.store.if_busy, self.cfg.store.get("wait_timeout_s")))
 
     def find_entry(self, lm) -> None:
         cfg = self.cfg
@@ -186,7 +186,7 @@ class Member:
         PROGRESS.current.append(self.progress)
 
     def claim_entry(self, entry: Entry) -> None:
-        self.locks.enter_context(entry.claim(self.cfg.store.if_busy))
+        self.locks.enter_context(entry.claim(self.cfg.store.if_busy, self.cfg.store.get("wait_timeout_s")))
 
     def plan(self) -> None:
         """Show the job's configuration and list the rows each entry lacks: samples it does not hold,

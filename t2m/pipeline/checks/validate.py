@@ -144,6 +144,9 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
         raise ConfigError(f"store.if_busy={store.if_busy!r} is unknown; allowed: {', '.join(IF_BUSY)}")
     if isinstance(store.min_free_mb, bool) or not isinstance(store.min_free_mb, (int, float)) or store.min_free_mb < 0:
         raise ConfigError(f"store.min_free_mb={store.min_free_mb!r} is invalid; allowed: a number >= 0")
+    timeout = store.get("wait_timeout_s")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ConfigError(f"store.wait_timeout_s={timeout!r} is invalid; allowed: a number of seconds > 0, or null (wait as long as it takes)")
     if not str(store.dir).strip():
         raise ConfigError("store.dir is empty; allowed: a directory (default: <results_dir>/store)")
     return dc

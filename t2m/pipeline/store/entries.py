@@ -58,7 +58,7 @@ class Entry:
         self.fingerprint = fingerprint(key)
         self.path = Path(store_dir) / self.fingerprint
         self.about = about or {}  # readable context for key.json (paths, command); not part of the identity
-        self.lock = FileLock(self.path / LOCK, what=f"configuration {self.fingerprint} ({self.path})")
+        self.lock = FileLock(self.path / LOCK, what=f"configuration {self.fingerprint} ({self.path})", expected=True)
 
     @property
     def samples_path(self) -> Path:
@@ -72,11 +72,11 @@ class Entry:
         return {r["id"] for r in self.records()}
 
     @contextlib.contextmanager
-    def claim(self, if_busy: str = "wait"):
+    def claim(self, if_busy: str = "wait", wait_timeout_s: float | None = None):
         """Hold the entry for writing: create it if new, take its lock (waiting for, or stopping at,
         another holder), and cut off a line torn by a holder that was killed mid-write."""
         self._create()
-        with self.lock.hold(if_busy):
+        with self.lock.hold(if_busy, wait_timeout_s):
             self._repair_tail()
             yield self
 
@@ -85,6 +85,7 @@ class Entry:
         such as trajectories) and make it durable before returning; returns how many."""
         if not self.lock.held:
             raise StoreError(f"{self.path}: append without holding the entry's lock (use `with entry.claim():`)")
+        self.lock.check()  # its lock file may have been deleted by hand and taken by another process
         lines = [json.dumps(r, ensure_ascii=False, default=_jsonable) + "\n" for r in records]
         if lines:
             with open(self.path / name, "a", encoding="utf-8") as f:
@@ -105,6 +106,7 @@ class Entry:
                                  f"the entry was edited or copied by hand: move it away and run again")  # fmt: skip
             return
         self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / LOCK).touch()  # from now on a missing lock file was deleted by hand (FileLock.expected)
         atomic_write_json(path, {"fingerprint": self.fingerprint, "key": self.key, "about": self.about})
 
     def _repair_tail(self) -> None:
