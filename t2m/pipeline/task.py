@@ -44,6 +44,7 @@ from t2m.pipeline.checks import preflight
 from t2m.pipeline.store import provenance
 from t2m.pipeline.store.jobdir import JobDir, subset_digest
 from t2m.pipeline.store.lock import Busy, LockUnsupported
+from t2m.pipeline.store.root import mark as mark_results_root
 from t2m.pipeline.store.samples import sample_record
 from t2m.pipeline.store.entries import Entry, SampleSet, StoreError
 from t2m.pipeline.report.trajectory import TRAJECTORIES
@@ -193,6 +194,7 @@ class Member:
         and samples decoded again (identically) only to record a trajectory it does not hold."""
         from t2m.pipeline.report.trajectory import stored_ids
 
+        mark_results_root(absolute(self.cfg.results_dir))  # known from inside from now on (checks.preflight.check_anchored)
         self.job.begin(self.view, self.ids, self.config_yaml, self.record)
         self.missing = []
         for entry in self.entries:

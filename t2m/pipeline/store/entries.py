@@ -187,12 +187,8 @@ _SAID: set = set()
 
 
 def _say_once(path: Path, problems: list[str]) -> None:
-    """One line per samples file and version, however often it is read."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return
-    key = (str(path), st.st_size, st.st_mtime_ns)
+    """One line per samples file and set of problems, however often it is read."""
+    key = (str(path), tuple(problems))
     if key in _SAID:
         return
     _SAID.add(key)
