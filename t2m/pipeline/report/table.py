@@ -127,12 +127,21 @@ def not_one_sweep(folder: Path) -> str | None:
     folder = Path(folder)
     inner = sorted(p.parent for p in folder.rglob("multirun.yaml")
                    if p.parent != folder and not ({"store", *SKIP_DIRS} & set(p.relative_to(folder).parts[:-1])))  # fmt: skip
-    if not inner and not (folder / "store").is_dir():
+    if not inner and not _results_root(folder):
         return None
     if not inner:
         return f"{folder} is a results directory, not a sweep, and holds no sweep; allowed: a sweep directory (one with multirun.yaml)"
     listed = "; ".join(f"python -m t2m.report {p}" for p in inner[:3]) + (f"; ... ({len(inner) - 3} more)" if len(inner) > 3 else "")
     return f"{folder} is not one sweep: it holds {len(inner)} sweep(s); report each by itself: {listed}"
+
+
+def _results_root(folder: Path) -> bool:
+    """Marked as one by its first run, or (older trees) a store beside folders that are not jobs."""
+    from t2m.pipeline.store.root import MARKER
+
+    if (folder / MARKER).is_file():
+        return True
+    return (folder / "store").is_dir() and not any((c / SUMMARY).exists() for c in folder.iterdir() if c.is_dir())
 
 
 def read_overlay(path: str | Path) -> pd.DataFrame:
