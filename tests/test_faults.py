@@ -194,6 +194,7 @@ BAD = [
     Bad("limit-not-a-number", ["dataset.limit=ten"], "dataset.limit='ten' is invalid"),
     Bad("store-if-busy-unknown", ["store.if_busy=maybe"], "store.if_busy='maybe' is unknown; allowed: wait, stop"),
     Bad("store-min-free-negative", ["store.min_free_mb=-1"], "store.min_free_mb=-1 is invalid"),
+    Bad("store-wait-timeout-zero", ["store.wait_timeout_s=0"], "store.wait_timeout_s=0 is invalid; allowed: a number of seconds > 0, or null"),
     # groups, keys and the override syntax
     Bad("dataset-unknown", ["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"),
     Bad("model-unknown", ["model=foo"], "model=foo is unknown; allowed: llada2_1_mini, llada_8b, tiny"),

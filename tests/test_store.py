@@ -19,7 +19,7 @@ from t2m.analysis.metrics import summarize, wilson_interval
 from t2m.pipeline.store.jobdir import CONFIG, POINTER, SUMMARY, JobDir, pointed_records
 from t2m.pipeline.store import lock as locks
 from t2m.pipeline.store.lock import Busy, FileLock, LockLost, WaitedTooLong
-from t2m.pipeline.store.entries import SAMPLES, Entry, StoreError, atomic_write_json, fingerprint, read_jsonl, write_atomically
+from t2m.pipeline.store.entries import SAMPLES, Entry, StoreError, atomic_write_json, fingerprint, read_jsonl, read_records, write_atomically
 
 KEY = {"decode": {"strategy": "lowprob", "tau": 0.3}, "model": "tiny", "dataset": "arith100", "code": "abc"}
 
@@ -278,3 +278,67 @@ def test_summarize():
     assert s["mean_modifications"] == pytest.approx(8 / 3) and s["mean_forwards"] == pytest.approx(50 / 3)
     assert s["wall_time_s"] == pytest.approx(1.5) and s["tokens_per_s"] == pytest.approx(60 / 1.5)
     assert summarize([])["accuracy"] is None
+
+
+# ---- integrity and identity ----------------------------------------------------------------------
+
+
+def test_records_carry_checksums_old_ones_without_are_accepted_and_edits_are_not_counted(tmp_path):
+    from t2m.pipeline.store.entries import CHECKSUM, check_records
+
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps(rec(i)) + "\n" for i in range(2)))  # written before records had checksums
+    assert [r["id"] for r in read_records(old)] == ["p0", "p1"]
+    entry = Entry(tmp_path / "store", KEY)
+    with entry.claim():
+        entry.append([rec(0), rec(1, correct=False), rec(2)])
+    lines = entry.samples_path.read_text().splitlines()
+    assert all(CHECKSUM in json.loads(line) for line in lines) and CHECKSUM not in entry.records()[0]
+    edited = json.loads(lines[1]) | {"correct": True}
+    unsigned = {k: v for k, v in json.loads(lines[2]).items() if k != CHECKSUM}  # a record added by hand
+    entry.samples_path.write_text("\n".join([lines[0], json.dumps(edited), json.dumps(unsigned), lines[0]]) + "\n")
+    seen, problems = check_records(entry.samples_path)
+    assert list(seen) == ["p0"] and problems == ["p1 fails its checksum (edited by hand?)", "p2 fails its checksum (edited by hand?)",
+                                                 "p0 is stored again (a duplicate)"]  # fmt: skip
+    assert entry.done_ids() == {"p0"}  # the next run decodes p1 and p2 again
+
+
+def test_file_digests_are_cached_by_signature_and_a_rewritten_file_is_hashed_again(tmp_path, monkeypatch):
+    from t2m.pipeline.store import digest
+
+    monkeypatch.setenv("T2M_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(digest, "_memo", {})
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    weights = ckpt / "model.safetensors"
+    weights.write_bytes(b"\1" * digest.CACHE_FROM)
+    first = digest.directory_digest(ckpt)
+    cache = json.loads(digest.cache_path().read_text())
+    (entry,) = cache.values()
+    entry["digest"] = "0" * 32  # what the cache says is believed: the file is not read again
+    digest.cache_path().write_text(json.dumps(cache))
+    monkeypatch.setattr(digest, "_memo", {})
+    assert digest.file_digest(weights) == "0" * 32
+    weights.write_bytes(b"\2" * digest.CACHE_FROM)  # the same size, other bytes, a new mtime
+    monkeypatch.setattr(digest, "_memo", {})
+    assert digest.directory_digest(ckpt) not in (first, "0" * 32)
+
+
+def test_a_hub_revision_is_pinned_to_the_commit_the_cache_names_offline(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from t2m.pipeline.store.provenance import UnresolvedRevision, hub_commit
+
+    from t2m.pipeline import network
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    network.hub_offline.cache_clear()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    refs = tmp_path / "models--org--model" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text("a" * 40)
+    hub_commit.cache_clear()
+    assert hub_commit("org/model", None) == "a" * 40 and hub_commit("org/model", "b" * 40) == "b" * 40
+    with pytest.raises(UnresolvedRevision, match="revision 'v2' is not in the Hugging Face cache"):
+        hub_commit("org/model", "v2")
+    hub_commit.cache_clear()
