@@ -215,6 +215,7 @@ BAD = [
     Bad("tau-nan", ["tau=nan"], "tau=nan is out of range"),
     Bad("store-min-free-nan", ["store.min_free_mb=nan"], "store.min_free_mb=nan is invalid; allowed: a finite number >= 0"),
     Bad("baseline-not-a-job-directory", ["baseline=/etc"], "baseline='/etc' is not a job directory (no samples.jsonl in it)"),
+    Bad("store-wait-timeout-zero", ["store.wait_timeout_s=0"], "store.wait_timeout_s=0 is invalid; allowed: a number of seconds > 0, or null"),
     # groups, keys and the override syntax
     Bad("dataset-unknown", ["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"),
     Bad("model-unknown", ["model=foo"], "model=foo is unknown; allowed: llada2_1_mini, llada_8b, tiny"),
@@ -755,3 +756,176 @@ def test_unreachable_wandb_server_is_one_line_within_seconds(tmp_path, cli, monk
     assert len(wandb_runs(tmp_path / "run")) == 1  # written offline, for `wandb sync` later
     assert took < 60, took  # W&B's own wait for a server that does not answer is 90 s
     survived("unreachable W&B server")
+
+
+# ---- a result store that is never wrong ------------------------------------------------------------
+
+
+def _two_checkpoints(root: Path) -> tuple[Path, Path]:
+    """The bundled model saved twice: the same config, tokenizer and file sizes, other weights."""
+    import torch
+
+    from t2m.decoding import load_model
+
+    lm = load_model(str(_checkpoint()))
+    dirs = root / "ckpt_a", root / "ckpt_b"
+    for d, shift in zip(dirs, (0.0, 0.01)):
+        with torch.no_grad():
+            for p in lm.model.parameters():
+                p.add_(shift)
+        lm.model.save_pretrained(d)
+        for f in _checkpoint().iterdir():
+            if not (d / f.name).exists():
+                shutil.copy(f, d / f.name)
+    return dirs
+
+
+@pytest.mark.slow
+def test_checkpoints_with_equal_sizes_and_other_weights_are_two_configurations(tmp_path, cli):
+    a, b = _two_checkpoints(tmp_path)
+    assert {f.name: f.stat().st_size for f in a.iterdir()} == {f.name: f.stat().st_size for f in b.iterdir()}
+    assert (a / "model.safetensors").read_bytes() != (b / "model.safetensors").read_bytes()
+    args = ("dataset.limit=4", *FAST, "tracker=none")
+    assert cli(tmp_path, f"model.name_or_path={a}", *args, f"hydra.run.dir={tmp_path / 'ra'}")[0] == 0
+    before = entries(tmp_path / "results" / "store")
+    code, out, err = cli(tmp_path, f"model.name_or_path={b}", *args, f"hydra.run.dir={tmp_path / 'rb'}")
+    assert code == 0 and "already" not in out + err, err
+    after = entries(tmp_path / "results" / "store")
+    assert len(after) == 2 and sorted(after.values()) == [(4, 4), (4, 4)]
+    count_samples(before, after, {fp: 4 for fp in after if fp not in before})
+    fps = {json.loads((tmp_path / r / "summary.json").read_text())["fingerprint"] for r in ("ra", "rb")}
+    assert len(fps) == 2
+    survived("two checkpoints of equal sizes, other weights")
+
+
+def _paused_holder(tmp_path: Path, args: tuple) -> tuple[subprocess.Popen, Path]:
+    """A real run that holds its configuration, paused after its first chunk."""
+    gate = tmp_path / "gate"
+    a = injected(tmp_path, "t2m.pipeline.store.entries:Entry.append", "after:1", f"pause:{gate}", *args, f"hydra.run.dir={tmp_path / 'a'}",
+                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.time() + 300
+    while not Path(f"{gate}.ready").exists():
+        assert a.poll() is None and time.time() < deadline, a.communicate()
+        time.sleep(0.1)
+    return a, gate
+
+
+@pytest.mark.slow
+def test_a_deleted_lock_file_lets_no_second_writer_in(tmp_path, cli):
+    """The configuration's .lock deleted by hand while A (a real process) decodes it: C with
+    if_busy=stop still stops with one line naming A, and nothing is decoded twice."""
+    args = ("strategy=lowprob", "dataset.limit=6", *FAST, "batch_size=2", "tracker=none")
+    a, gate = _paused_holder(tmp_path, args)
+    try:
+        (lock,) = (tmp_path / "results" / "store").glob("*/.lock")
+        lock.unlink()
+        code, _, err = cli(tmp_path, *args, "store.if_busy=stop", f"hydra.run.dir={tmp_path / 'c'}")
+        assert code == 75 and one_line(err).count("\n") == 0 and f"in use by host {socket.gethostname()}, pid {a.pid}" in err, err
+        gate.touch()
+        assert a.wait(timeout=300) == 0, a.communicate()
+    finally:
+        if a.poll() is None:
+            a.kill()
+    (entry,) = entries(tmp_path / "results" / "store").items()
+    assert entry[1] == (6, 6)
+    count_samples({}, dict([entry]), {entry[0]: 6})
+    survived("lock file deleted by hand while held")
+
+
+@pytest.mark.slow
+def test_a_stopped_holder_is_named_and_a_waiter_gives_up_with_the_command_that_resumes(tmp_path, cli):
+    args = ("strategy=lowprob", "dataset.limit=6", *FAST, "batch_size=2", "tracker=none")
+    a, gate = _paused_holder(tmp_path, args)
+    try:
+        os.kill(a.pid, signal.SIGSTOP)
+        code, out, err = cli(tmp_path, *args, "store.wait_timeout_s=3", f"hydra.run.dir={tmp_path / 'b'}")
+        line = one_line(err).splitlines()[-1]
+        assert code == 75 and line.startswith("t2m.sweep: ") and "which is stopped (SIGSTOP or Ctrl-Z)" in line, err
+        assert "gave up after 3 s (store.wait_timeout_s); resume with: python -m t2m.sweep" in line
+        assert (out + err).count("is stopped") == 2  # said once while waiting, once in the last line
+        os.kill(a.pid, signal.SIGCONT)
+        gate.touch()
+        assert a.wait(timeout=300) == 0, a.communicate()
+    finally:
+        os.kill(a.pid, signal.SIGCONT) if a.poll() is None else None
+        if a.poll() is None:
+            a.kill()
+    before = entries(tmp_path / "results" / "store")
+    code, out, err = cli(tmp_path, *shlex.split(line.split("resume with: ", 1)[1])[3:])
+    assert code == 0 and "6/6 samples already" in out + err, err
+    assert entries(tmp_path / "results" / "store") == before == {fp: (6, 6) for fp in before}
+    count_samples({}, before, {fp: 6 for fp in before})
+    survived("holder stopped with SIGSTOP")
+
+
+@pytest.mark.slow
+def test_a_hand_edited_store_is_said_in_one_line_and_never_counted(tmp_path, cli, capfd):
+    """A record duplicated and another edited by hand: one line, neither counted, `verify` lists
+    both and exits 1; the sweep run again decodes only the edited problem, and the numbers are the
+    first run's."""
+    from t2m.pipeline import report
+
+    sweep_dir = tmp_path / "sweep"
+    args = ("-m", "strategy=lowprob", "dataset.limit=3", *FAST, "baseline=none", "tracker=none", f"hydra.sweep.dir={sweep_dir}")
+    assert cli(tmp_path, *args)[0] == 0
+    first = pd.read_csv(sweep_dir / report.TABLE_CSV)[["accuracy", "n"]].to_dict("records")
+    (samples,) = (tmp_path / "results" / "store").glob("*/samples.jsonl")
+    lines = samples.read_text().splitlines()
+    edited = json.loads(lines[1])
+    edited["correct"] = not edited["correct"]
+    samples.write_text("\n".join([lines[0], json.dumps(edited), lines[2], lines[0]]) + "\n")
+
+    capfd.readouterr()
+    assert report.main(["verify", str(tmp_path / "results")]) == 1
+    out = capfd.readouterr().out.splitlines()
+    assert len(out) == 3 and f"{edited['id']} fails its checksum" in out[0] and "is stored again (a duplicate)" in out[1]
+    assert out[2].endswith("1 entries, 2 samples counted, 2 problem(s)")
+
+    code, out, err = cli(tmp_path, *args)
+    assert code == 0 and "2/3 samples already" in out + err, err
+    warned = [line for line in (out + err).splitlines() if "not counted" in line]
+    assert len(warned) == 1 and "2 record(s) not counted" in warned[0]
+    assert pd.read_csv(sweep_dir / report.TABLE_CSV)[["accuracy", "n"]].to_dict("records") == first
+    assert len(samples.read_text().splitlines()) == 5  # the edited problem decoded once more; nothing rewritten
+    survived("store edited by hand (a duplicate and an edited record)")
+
+
+@pytest.mark.slow
+def test_a_corrupt_key_json_is_one_line_with_the_repair(tmp_path, cli):
+    args = ("strategy=lowprob", "dataset.limit=2", *FAST, "tracker=none")
+    assert cli(tmp_path, *args, f"hydra.run.dir={tmp_path / 'run'}")[0] == 0
+    (key,) = (tmp_path / "results" / "store").glob("*/key.json")
+    key.write_text(key.read_text()[:40])  # truncated
+    before = snapshot(tmp_path, ignore=(".wandb_config_dir", ".wandb_cache_dir", ".wandb_data_dir"))
+    code, out, err = cli(tmp_path, *args, f"hydra.run.dir={tmp_path / 'run'}")
+    assert code == 2 and one_line(err).count("\n") == 0 and "Traceback" not in out + err, err
+    assert f"{key} is missing, truncated or not JSON; repair: move the entry away (mv {key.parent} {key.parent}.broken)" in err
+    quiet = (".wandb_config_dir", ".wandb_cache_dir", ".wandb_data_dir", "task.log", ".t2m.lock")  # the log and the lock it took
+    assert snapshot(tmp_path, ignore=quiet) == {k: v for k, v in before.items() if not k.endswith(("task.log", ".t2m.lock"))}
+    survived("truncated key.json")
+
+
+@pytest.mark.slow
+def test_report_on_a_results_root_and_a_run_inside_a_sweep_are_refused(tmp_path, cli, capfd):
+    """`python -m t2m.report results` names each sweep's command and writes nothing; a run started
+    inside a finished sweep's folder is one line, and the sweep still has its configurations."""
+    from t2m.pipeline import report
+
+    sweeps = [tmp_path / "results" / "x" / name for name in ("s1", "s2")]
+    for s in sweeps:
+        assert cli(tmp_path, "-m", "strategy=lowprob,none", "dataset.limit=2", *FAST, "baseline=none", "tracker=none", f"hydra.sweep.dir={s}")[0] == 0
+    before = snapshot(tmp_path / "results")
+    capfd.readouterr()
+    assert report.main([str(tmp_path / "results")]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "holds 2 sweep(s)" in err and all(f"python -m t2m.report {s}" in err for s in sweeps), err
+    assert snapshot(tmp_path / "results") == before
+    TALLY["bad inputs tried"] += 1
+    TALLY["bad inputs rejected with one line, exit 2, nothing written"] += 1
+
+    code, out, err = cli(sweeps[0], "strategy=lowprob", "dataset.limit=2", *FAST, "tracker=none")
+    assert code == 2 and err.count("\n") == 1 and f"would start a second results directory inside {tmp_path / 'results'}" in err, err
+    assert snapshot(tmp_path / "results") == before
+    assert report.main([str(sweeps[0])]) == 0 and len(pd.read_csv(sweeps[0] / report.TABLE_CSV)) == 2
+    TALLY["bad inputs tried"] += 1
+    TALLY["bad inputs rejected with one line, exit 2, nothing written"] += 1

@@ -17,8 +17,9 @@ import pytest
 from conftest import REPO
 from t2m.analysis.metrics import summarize, wilson_interval
 from t2m.pipeline.store.jobdir import CONFIG, POINTER, SUMMARY, JobDir, pointed_records
-from t2m.pipeline.store.lock import Busy, FileLock
-from t2m.pipeline.store.entries import SAMPLES, Entry, StoreError, atomic_write_json, fingerprint, read_jsonl, write_atomically
+from t2m.pipeline.store import lock as locks
+from t2m.pipeline.store.lock import Busy, FileLock, LockLost, WaitedTooLong
+from t2m.pipeline.store.entries import SAMPLES, Entry, StoreError, atomic_write_json, fingerprint, read_jsonl, read_records, write_atomically
 
 KEY = {"decode": {"strategy": "lowprob", "tau": 0.3}, "model": "tiny", "dataset": "arith100", "code": "abc"}
 
@@ -148,6 +149,89 @@ def test_lock_across_processes_busy_stop_wait_and_take_over_from_a_dead_holder(t
             child.kill()
 
 
+KEEPER = textwrap.dedent("""
+    import pathlib, sys, time
+    sys.path.insert(0, {repo!r})
+    from t2m.pipeline.store.lock import FileLock, LockLost
+    lock = FileLock(pathlib.Path(sys.argv[1]), what="thing", expected=True)
+    lock.acquire()
+    out = pathlib.Path(sys.argv[2])
+    out.write_text("held")
+    go = pathlib.Path(str(out) + ".go")
+    while not go.exists():
+        time.sleep(0.05)
+    try:
+        lock.check()  # what an append does first
+        out.write_text("still held")
+    except LockLost as e:
+        out.write_text("lost: " + str(e))
+    time.sleep(600)
+""")
+
+
+def _keeper(tmp_path):
+    path, out = tmp_path / ".lock", tmp_path / "out"
+    path.touch()  # as Entry._create does
+    child = subprocess.Popen([sys.executable, "-c", KEEPER.format(repo=str(REPO)), str(path), str(out)])
+    deadline = time.time() + 60
+    while not out.exists():
+        assert time.time() < deadline and child.poll() is None
+        time.sleep(0.05)
+    return child, path, out
+
+
+def test_a_lock_file_deleted_under_a_live_holder_lets_nobody_in(tmp_path):
+    """The holder (a real process) puts its file back, or writes itself into the newcomer's within
+    the newcomer's grace; either way the newcomer stays out and the holder keeps the lock."""
+    child, path, out = _keeper(tmp_path)
+    try:
+        for _ in range(2):
+            path.unlink()  # by hand, while held
+            newcomer = FileLock(path, what="thing", expected=True)
+            assert not newcomer.try_acquire() and not newcomer.held
+            assert newcomer.holder()["pid"] == child.pid
+        time.sleep(2 * locks.CHECK_S)
+        assert not FileLock(path, what="thing", expected=True).try_acquire()
+        (tmp_path / "out.go").touch()
+        deadline = time.time() + 30
+        while out.read_text() == "held":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert out.read_text() == "still held"
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_stopped_holder_is_named_and_the_wait_gives_up_and_a_deleted_file_is_lost_not_shared(tmp_path, caplog):
+    """A holder stopped with SIGSTOP: a waiter says so once and gives up after wait_timeout_s. Its
+    file deleted while it is stopped: a newcomer takes the path after its grace, and the holder,
+    continued, finds its lock lost before it would append."""
+    child, path, out = _keeper(tmp_path)
+    try:
+        os.kill(child.pid, signal.SIGSTOP)
+        waiter = FileLock(path, what="configuration X", expected=True)
+        with pytest.raises(WaitedTooLong, match=rf"pid {child.pid} .*which is stopped \(SIGSTOP or Ctrl-Z\).*gave up after 1.5 s"):
+            waiter.acquire("wait", timeout_s=1.5)
+        assert sum("is stopped" in r.getMessage() for r in caplog.records) == 1
+        path.unlink()
+        newcomer = FileLock(path, what="configuration X", expected=True)
+        assert newcomer.try_acquire()  # nobody wrote itself in during the grace: the stopped holder cannot
+        os.kill(child.pid, signal.SIGCONT)
+        (tmp_path / "out.go").touch()
+        deadline = time.time() + 60
+        while out.read_text() == "held":
+            assert time.time() < deadline
+            time.sleep(0.1)
+        assert out.read_text().startswith(f"lost: lost the lock of thing: its lock file was deleted by hand and host")
+        assert newcomer.held and newcomer.holder()["pid"] == os.getpid()
+        newcomer.release()
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+        child.kill()
+        child.wait()
+
+
 # ---- the job directory view ----------------------------------------------------------------------
 
 
@@ -194,3 +278,67 @@ def test_summarize():
     assert s["mean_modifications"] == pytest.approx(8 / 3) and s["mean_forwards"] == pytest.approx(50 / 3)
     assert s["wall_time_s"] == pytest.approx(1.5) and s["tokens_per_s"] == pytest.approx(60 / 1.5)
     assert summarize([])["accuracy"] is None
+
+
+# ---- integrity and identity ----------------------------------------------------------------------
+
+
+def test_records_carry_checksums_old_ones_without_are_accepted_and_edits_are_not_counted(tmp_path):
+    from t2m.pipeline.store.entries import CHECKSUM, check_records
+
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps(rec(i)) + "\n" for i in range(2)))  # written before records had checksums
+    assert [r["id"] for r in read_records(old)] == ["p0", "p1"]
+    entry = Entry(tmp_path / "store", KEY)
+    with entry.claim():
+        entry.append([rec(0), rec(1, correct=False), rec(2)])
+    lines = entry.samples_path.read_text().splitlines()
+    assert all(CHECKSUM in json.loads(line) for line in lines) and CHECKSUM not in entry.records()[0]
+    edited = json.loads(lines[1]) | {"correct": True}
+    unsigned = {k: v for k, v in json.loads(lines[2]).items() if k != CHECKSUM}  # a record added by hand
+    entry.samples_path.write_text("\n".join([lines[0], json.dumps(edited), json.dumps(unsigned), lines[0]]) + "\n")
+    seen, problems = check_records(entry.samples_path)
+    assert list(seen) == ["p0"] and problems == ["p1 fails its checksum (edited by hand?)", "p2 fails its checksum (edited by hand?)",
+                                                 "p0 is stored again (a duplicate)"]  # fmt: skip
+    assert entry.done_ids() == {"p0"}  # the next run decodes p1 and p2 again
+
+
+def test_file_digests_are_cached_by_signature_and_a_rewritten_file_is_hashed_again(tmp_path, monkeypatch):
+    from t2m.pipeline.store import digest
+
+    cache_dir = tmp_path / "store"  # the cache lives in the store: nothing is written outside the results
+    monkeypatch.setattr(digest, "_memo", {})
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    weights = ckpt / "model.safetensors"
+    weights.write_bytes(b"\1" * digest.CACHE_FROM)
+    first = digest.directory_digest(ckpt, cache_dir)
+    cache = json.loads(digest.cache_path(cache_dir).read_text())
+    (entry,) = cache.values()
+    entry["digest"] = "0" * 32  # what the cache says is believed: the file is not read again
+    digest.cache_path(cache_dir).write_text(json.dumps(cache))
+    monkeypatch.setattr(digest, "_memo", {})
+    assert digest.file_digest(weights, cache_dir) == "0" * 32
+    weights.write_bytes(b"\2" * digest.CACHE_FROM)  # the same size, other bytes, a new mtime
+    monkeypatch.setattr(digest, "_memo", {})
+    assert digest.directory_digest(ckpt, cache_dir) not in (first, "0" * 32)
+
+
+def test_a_hub_revision_is_pinned_to_the_commit_the_cache_names_offline(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from t2m.pipeline.store.provenance import UnresolvedRevision, hub_commit
+
+    from t2m.pipeline import network
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    network.hub_offline.cache_clear()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    refs = tmp_path / "models--org--model" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text("a" * 40)
+    hub_commit.cache_clear()
+    assert hub_commit("org/model", None) == "a" * 40 and hub_commit("org/model", "b" * 40) == "b" * 40
+    with pytest.raises(UnresolvedRevision, match="revision 'v2' is not in the Hugging Face cache"):
+        hub_commit("org/model", "v2")
+    hub_commit.cache_clear()

@@ -27,7 +27,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from t2m.pipeline.store.lock import Busy, LockUnsupported
+from t2m.pipeline.store.lock import Busy, LockUnsupported, WaitedTooLong
 from t2m.pipeline.paths import CONF_DIR, REPO, SWEEPS_DIR
 from t2m.pipeline.store.entries import StoreError
 from t2m.pipeline.checks.validate import EXIT_CODE, ConfigError, Rejected, exit_on_error, unknown_key
@@ -160,7 +160,7 @@ def fail(e: BaseException) -> None:
     if isinstance(e, ResultsUnwritable):
         exit_on_error(f"{e.strerror}; free space or fix the directory, then resume with: {resume_command()}", EXIT_CODE)
     if isinstance(e, Busy):
-        exit_on_error(str(e), EXIT_BUSY)
+        exit_on_error(f"{e}; resume with: {resume_command()}" if isinstance(e, WaitedTooLong) else str(e), EXIT_BUSY)
     if isinstance(e, (ConfigError, ConfigCompositionException, OverrideParseException, OmegaConfBaseException, LockUnsupported, StoreError)):
         exit_on_error(one_line(e), EXIT_CODE)
     if isinstance(e, ValueError) and _raised_in_hydra(e):  # Hydra composing an override it cannot use (e.g. strategy=null)

@@ -44,6 +44,7 @@ from t2m.pipeline.checks import preflight
 from t2m.pipeline.store import provenance
 from t2m.pipeline.store.jobdir import JobDir, subset_digest
 from t2m.pipeline.store.lock import Busy, LockUnsupported
+from t2m.pipeline.store.root import mark as mark_results_root
 from t2m.pipeline.store.samples import sample_record
 from t2m.pipeline.store.entries import Entry, SampleSet, StoreError
 from t2m.pipeline.report.notes import TRUNCATED_SHARE, truncated_line
@@ -167,7 +168,7 @@ class Member:
 
     def lock_directory(self) -> None:
         # before the model loads: a busy directory is known at once
-        self.locks.enter_context(self.job.lock.hold(self.cfg.store.if_busy))
+        self.locks.enter_context(self.job.lock.hold(self.cfg.store.if_busy, self.cfg.store.get("wait_timeout_s")))
 
     def find_entry(self, lm) -> None:
         cfg = self.cfg
@@ -187,13 +188,14 @@ class Member:
         PROGRESS.current.append(self.progress)
 
     def claim_entry(self, entry: Entry) -> None:
-        self.locks.enter_context(entry.claim(self.cfg.store.if_busy))
+        self.locks.enter_context(entry.claim(self.cfg.store.if_busy, self.cfg.store.get("wait_timeout_s")))
 
     def plan(self) -> None:
         """Show the job's configuration and list the rows each entry lacks: samples it does not hold,
         and samples decoded again (identically) only to record a trajectory it does not hold."""
         from t2m.pipeline.report.trajectory import stored_ids
 
+        mark_results_root(absolute(self.cfg.results_dir))  # known from inside from now on (checks.preflight.check_anchored)
         self.job.begin(self.view, self.ids, self.config_yaml, self.record)
         self.missing = []
         for entry in self.entries:

@@ -44,6 +44,7 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"
 
 def preflight(cfg: DictConfig, out_dir: Path) -> None:
     """Everything a job needs from the filesystem and network, checked before anything is written."""
+    check_anchored(cfg)
     check_directories(cfg, out_dir)
     problems = dataset_problems(cfg.dataset)
     spec = model_spec(cfg.model)
@@ -56,6 +57,19 @@ def preflight(cfg: DictConfig, out_dir: Path) -> None:
 
 
 # ---- directories ---------------------------------------------------------------------------------
+
+
+def check_anchored(cfg: DictConfig) -> None:
+    """A relative results_dir must not start a second results tree inside an existing one."""
+    from t2m.pipeline.store.root import root_above
+
+    if Path(str(cfg.results_dir)).expanduser().is_absolute():
+        return
+    here = absolute(".").resolve()
+    root = root_above(here)
+    if root is not None:
+        raise ConfigError(f"results_dir={cfg.results_dir!r} would start a second results directory inside {root} (the current "
+                          f"directory, {here}, is in it); run from {root.parent}, or set results_dir={root}")  # fmt: skip
 
 
 def check_directories(cfg: DictConfig, out_dir: Path) -> None:

@@ -150,6 +150,9 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
     free = store.min_free_mb
     if isinstance(free, bool) or not isinstance(free, (int, float)) or not math.isfinite(free) or free < 0:  # nan would switch the check off
         raise ConfigError(f"store.min_free_mb={free!r} is invalid; allowed: a finite number >= 0")
+    timeout = store.get("wait_timeout_s")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0):
+        raise ConfigError(f"store.wait_timeout_s={timeout!r} is invalid; allowed: a number of seconds > 0, or null (wait as long as it takes)")
     if not str(store.dir).strip():
         raise ConfigError("store.dir is empty; allowed: a directory (default: <results_dir>/store)")
     return dc

@@ -57,7 +57,10 @@ def run_configurations(hydra_context, task_function, configs: list[DictConfig]) 
     for r in returns:
         if r.status == JobStatus.FAILED:
             e = r._return_value
-            log.error("[%s] failed: %s", r.hydra_cfg.hydra.job.num, e, exc_info=(type(e), e, e.__traceback__))
+            from t2m.pipeline.task import USER_ERRORS  # a user's mistake is its line; a bug gets its traceback
+
+            trace = None if isinstance(e, USER_ERRORS) else (type(e), e, e.__traceback__)
+            log.error("[%s] failed: %s", r.hydra_cfg.hydra.job.num, e, exc_info=trace)
     return returns
 
 

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from t2m.analysis.repair import long_table
 from t2m.pipeline.report import baseline as baselines
 from t2m.pipeline.report.plot import remasks
-from t2m.pipeline.report.table import REPAIR_CSV, TABLE_CSV, TABLE_PARQUET, build, describe, sweep_baseline
+from t2m.pipeline.report.table import REPAIR_CSV, TABLE_CSV, TABLE_PARQUET, build, describe, not_one_sweep, sweep_baseline
 from t2m.pipeline.store.entries import SAMPLES
 from t2m.pipeline.store.jobdir import CONFIG, SKIP_DIRS, SUMMARY, job_records
 
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return repair_main(argv[1:])
     if argv[:1] == ["trajectory"]:
         return trajectory_main(argv[1:])
+    if argv[:1] == ["verify"]:
+        return verify_main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m t2m.report", description="Rebuild a sweep's table, paired statistics and plot. "
                                  "(`python -m t2m.report diff BEFORE AFTER`: what changed, problem by problem; `repair DIR`: repaired and "
                                  "broken per error class; `trajectory JOB --id ID`: draw a stored trajectory.)")  # fmt: skip
@@ -49,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         return _usage_error(f"results_dir={str(args.results_dir)!r} is not a directory")
     if args.overlay is not None and not args.overlay.is_file():
         return _usage_error(f"--overlay={str(args.overlay)!r} does not exist; allowed: a CSV file")
+    if why := not_one_sweep(args.results_dir):
+        return _usage_error(why)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     load_job_plugins(args.results_dir)
     try:
         value = baselines.parse_cli(args.baseline) if args.baseline is not None else sweep_baseline(args.results_dir)
-        df, png = build(args.results_dir, args.overlay, baseline=value)
+        df, png = build(args.results_dir, args.overlay, baseline=value, into_summaries=False)  # summaries are their runs' own
     except baselines.BaselineError as e:
         return _usage_error(str(e))
     if df.empty:
@@ -128,10 +132,12 @@ def repair_main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     if not args.results_dir.is_dir():
         return _usage_error(f"results_dir={str(args.results_dir)!r} is not a directory")
+    if why := not_one_sweep(args.results_dir):
+        return _usage_error(why)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         value = baselines.parse_cli(args.baseline) if args.baseline is not None else sweep_baseline(args.results_dir)
-        df, _ = build(args.results_dir, baseline=value)
+        df, _ = build(args.results_dir, baseline=value, into_summaries=False)
     except baselines.BaselineError as e:
         return _usage_error(str(e))
     long = long_table(df)
@@ -181,6 +187,25 @@ def trajectory_main(argv: list[str]) -> int:
         print(f"{label}: {c['fill']} fills, {c['edit']} edits, {c['remask']} remasks over {len(trajectory.grid(t)[0])} steps")
     print(f"-> {out}")
     return 0
+
+
+def verify_main(argv: list[str]) -> int:
+    """`python -m t2m.report verify RESULTS_DIR|STORE_DIR`: one line per problem of every store entry, then a summary."""
+    from t2m.pipeline.store.verify import store_of, verify
+
+    ap = argparse.ArgumentParser(prog="python -m t2m.report verify", description="Check every entry of a result store: key.json "
+                                 "matches its fingerprint, records parse and pass their checksums, no problem id twice. Exit 1 if anything is wrong.")  # fmt: skip
+    ap.add_argument("path", type=Path, nargs="?", default=Path("results"), help="a results directory (its store/) or a store directory")
+    args = ap.parse_args(argv)
+    store = store_of(args.path)
+    if store is None:
+        return _usage_error(f"{str(args.path)!r} is neither a results directory with a store nor a store; allowed: e.g. results or results/store")
+    logging.basicConfig(level=logging.ERROR)  # the problems are printed below, once each
+    problems, n_entries, n_samples = verify(store)
+    for line in problems:
+        print(line)
+    print(f"{store}: {n_entries} entries, {n_samples} samples counted, {len(problems)} problem(s)")
+    return 1 if problems else 0
 
 
 def _job_label(job: Path) -> str:

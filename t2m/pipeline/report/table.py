@@ -40,7 +40,7 @@ from t2m.pipeline.report.notes import data_warnings
 from t2m.pipeline.report.plot import comparison, edits, pareto_front, pruned, remasks, setting
 from t2m.pipeline.report.plot import png as plot
 from t2m.pipeline.store.entries import SAMPLES, write_atomically
-from t2m.pipeline.store.jobdir import SUMMARY, job_dirs, job_row
+from t2m.pipeline.store.jobdir import SKIP_DIRS, SUMMARY, job_dirs, job_row
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,12 @@ def table(results_dir: Path, baseline=None) -> tuple[pd.DataFrame, dict | str | 
     return _ordered(df), spec, warnings + data_warnings(df)
 
 
-def build(results_dir: Path, overlay: str | Path | None = None, baseline=None) -> tuple[pd.DataFrame, Path | None]:
-    """Write the table (CSV, Parquet), the paired statistics (also into each summary.json), the
-    repair table and the plot into `results_dir`; return the table and plot path. `baseline` is a
-    `baseline=` config value (None: the default). A `baseline` that is invalid or names nothing
-    raises BaselineError before anything is written."""
+def build(results_dir: Path, overlay: str | Path | None = None, baseline=None, into_summaries: bool = True) -> tuple[pd.DataFrame, Path | None]:
+    """Write the table (CSV, Parquet), the paired statistics (also into each summary.json, unless
+    `into_summaries` is False: only the run that owns a summary writes it, so `python -m t2m.report`
+    does not), the repair table and the plot into `results_dir`; return the table and plot path.
+    `baseline` is a `baseline=` config value (None: the default). A `baseline` that is invalid or
+    names nothing raises BaselineError before anything is written."""
     results_dir = Path(results_dir)
     df, spec, warnings = table(results_dir, baseline)
     if df.empty:
@@ -103,7 +104,8 @@ def build(results_dir: Path, overlay: str | Path | None = None, baseline=None) -
         return df, None
     for line in warnings:
         log.warning(line)
-    write_into_summaries(df, results_dir, spec)
+    if into_summaries:
+        write_into_summaries(df, results_dir, spec)
     # Each file is replaced atomically: a kill while the report is written leaves the previous table
     # and plot (or none), never a torn one; running the report again completes it.
     write_atomically(results_dir / TABLE_CSV, lambda tmp: df.to_csv(tmp, index=False))
@@ -121,6 +123,30 @@ def sweep_baseline(results_dir: Path):
     if not path.exists():
         return None
     return OmegaConf.load(path).get("baseline")
+
+
+def not_one_sweep(folder: Path) -> str | None:
+    """Why `folder` is not one sweep to report on (None when it is): it holds sweeps below its top,
+    or it is a results root (its store/). Reporting on such a folder would pair configurations of
+    unrelated sweeps and pick a baseline across them; each sweep is reported on by itself."""
+    folder = Path(folder)
+    inner = sorted(p.parent for p in folder.rglob("multirun.yaml")
+                   if p.parent != folder and not ({"store", *SKIP_DIRS} & set(p.relative_to(folder).parts[:-1])))  # fmt: skip
+    if not inner and not _results_root(folder):
+        return None
+    if not inner:
+        return f"{folder} is a results directory, not a sweep, and holds no sweep; allowed: a sweep directory (one with multirun.yaml)"
+    listed = "; ".join(f"python -m t2m.report {p}" for p in inner[:3]) + (f"; ... ({len(inner) - 3} more)" if len(inner) > 3 else "")
+    return f"{folder} is not one sweep: it holds {len(inner)} sweep(s); report each by itself: {listed}"
+
+
+def _results_root(folder: Path) -> bool:
+    """Marked as one by its first run, or (older trees) a store beside folders that are not jobs."""
+    from t2m.pipeline.store.root import MARKER
+
+    if (folder / MARKER).is_file():
+        return True
+    return (folder / "store").is_dir() and not any((c / SUMMARY).exists() for c in folder.iterdir() if c.is_dir())
 
 
 def read_overlay(path: str | Path) -> pd.DataFrame:

@@ -141,35 +141,24 @@ def _by_fingerprint(job_dir: Path | None, rows_by_job: dict) -> dict | None:
 
 
 def find_grid(sweeper, plan, table: pd.DataFrame) -> tuple[Path | None, pd.DataFrame | None]:
-    """The grid sweep to draw under the study's front: `hydra.sweeper.grid` (a directory), or with
-    `auto` the sweep under results_dir, other than searches, that holds the baseline's exact
-    configuration (same fingerprint: same model checkpoint, dataset and code) on the same problems;
-    the one with the most configurations."""
+    """The grid sweep to draw under the study's front: only the one `hydra.sweeper.grid` names. It is
+    never looked for: a scan of results_dir once took a pruned trial's folder (given a table by a
+    report run on the results root) for the grid. The folder must be one finished grid sweep: its
+    multirun.yaml at its top, not a search, and its table written."""
     setting = sweeper.grid
     if setting in (None, "none", False):
         return None, None
-    base = table[table.get("vs_baseline") == "baseline"] if "vs_baseline" in table else table.iloc[0:0]
-    if setting != "auto":
-        path = absolute(setting)
-        grid = _grid_table(path)
-        if grid is None:
-            log.warning("hydra.sweeper.grid=%s holds no sweep_results.csv; the plot has no grid to compare with", setting)
-        return (path, grid) if grid is not None else (None, None)
-    if base.empty:
+    if setting == "auto":
+        log.warning("hydra.sweeper.grid=auto: no grid is looked for any more; name the grid sweep to compare with (hydra.sweeper.grid=DIR)")
         return None, None
-    key = (base.iloc[0].get("fingerprint"), base.iloc[0].get("subset"))
-    best = (None, None)
-    root = absolute(sweeper.config.results_dir)
-    for csv in sorted(root.rglob(report.TABLE_CSV)):
-        here = csv.parent
-        if here.resolve() == plan.dir.resolve() or (here / TRIALS_CSV).exists() or "store" in here.relative_to(root).parts[:1]:
-            continue
-        grid = _grid_table(here)
-        if grid is None or "fingerprint" not in grid:
-            continue
-        if ((grid["fingerprint"] == key[0]) & (grid["subset"] == key[1])).any() and (best[1] is None or len(grid) > len(best[1])):
-            best = (here, grid)
-    return best
+    path = absolute(setting)
+    if not (path / "multirun.yaml").exists() or (path / TRIALS_CSV).exists() or path.resolve() == plan.dir.resolve():
+        log.warning("hydra.sweeper.grid=%s is not a grid sweep (no multirun.yaml at its top, or a search); the plot has no grid", setting)
+        return None, None
+    grid = _grid_table(path)
+    if grid is None:
+        log.warning("hydra.sweeper.grid=%s holds no sweep_results.csv; the plot has no grid to compare with", setting)
+    return (path, grid) if grid is not None else (None, None)
 
 
 def _grid_table(path: Path) -> pd.DataFrame | None:

@@ -34,11 +34,14 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+import xxhash
+
 from t2m.pipeline.store.lock import FileLock
 
 log = logging.getLogger(__name__)
 
 SAMPLES, KEY, LOCK = "samples.jsonl", "key.json", ".lock"
+CHECKSUM = "checksum"  # of every sample record, over its other fields: a record edited by hand fails it
 
 
 class StoreError(RuntimeError):
@@ -58,7 +61,7 @@ class Entry:
         self.fingerprint = fingerprint(key)
         self.path = Path(store_dir) / self.fingerprint
         self.about = about or {}  # readable context for key.json (paths, command); not part of the identity
-        self.lock = FileLock(self.path / LOCK, what=f"configuration {self.fingerprint} ({self.path})")
+        self.lock = FileLock(self.path / LOCK, what=f"configuration {self.fingerprint} ({self.path})", expected=True)
 
     @property
     def samples_path(self) -> Path:
@@ -72,11 +75,11 @@ class Entry:
         return {r["id"] for r in self.records()}
 
     @contextlib.contextmanager
-    def claim(self, if_busy: str = "wait"):
+    def claim(self, if_busy: str = "wait", wait_timeout_s: float | None = None):
         """Hold the entry for writing: create it if new, take its lock (waiting for, or stopping at,
         another holder), and cut off a line torn by a holder that was killed mid-write."""
         self._create()
-        with self.lock.hold(if_busy):
+        with self.lock.hold(if_busy, wait_timeout_s):
             self._repair_tail()
             yield self
 
@@ -85,6 +88,9 @@ class Entry:
         such as trajectories) and make it durable before returning; returns how many."""
         if not self.lock.held:
             raise StoreError(f"{self.path}: append without holding the entry's lock (use `with entry.claim():`)")
+        self.lock.check()  # its lock file may have been deleted by hand and taken by another process
+        if name == SAMPLES:
+            records = [{**r, CHECKSUM: record_checksum(r)} for r in records]
         lines = [json.dumps(r, ensure_ascii=False, default=_jsonable) + "\n" for r in records]
         if lines:
             with open(self.path / name, "a", encoding="utf-8") as f:
@@ -96,15 +102,12 @@ class Entry:
     def _create(self) -> None:
         path = self.path / KEY
         if path.exists():
-            try:
-                stored = json.loads(path.read_text()).get("fingerprint")
-            except ValueError:
-                stored = None
-            if stored != self.fingerprint:
-                raise StoreError(f"{path} does not describe fingerprint {self.fingerprint} (found {stored!r}); "
-                                 f"the entry was edited or copied by hand: move it away and run again")  # fmt: skip
+            stored = read_key(self.path)
+            if stored.get("fingerprint") != self.fingerprint:
+                raise StoreError(key_problem(self.path, stored, self.fingerprint))
             return
         self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / LOCK).touch()  # from now on a missing lock file was deleted by hand (FileLock.expected)
         atomic_write_json(path, {"fingerprint": self.fingerprint, "key": self.key, "about": self.about})
 
     def _repair_tail(self) -> None:
@@ -144,13 +147,72 @@ class SampleSet:
 
 
 def read_records(samples_path: Path, ids: Iterable[str] | None = None) -> list[dict]:
-    """Records of a samples file, first per id; with `ids`, only those ids, in that order."""
-    seen: dict = {}
-    for r in read_jsonl(samples_path):
-        seen.setdefault(r.get("id"), r)
+    """Valid records of a samples file, first per id; with `ids`, only those ids, in that order.
+    Records that fail their checksum and repeated ids are not counted, and said once in one line."""
+    seen, problems = check_records(samples_path)
+    if problems:
+        _say_once(samples_path, problems)
     if ids is None:
         return list(seen.values())
     return [seen[i] for i in ids if i in seen]
+
+
+def record_checksum(record: dict) -> str:
+    body = {k: v for k, v in record.items() if k != CHECKSUM}
+    return xxhash.xxh3_64_hexdigest(json.dumps(body, sort_keys=True, ensure_ascii=False, default=_jsonable).encode())
+
+
+def check_records(samples_path: Path) -> tuple[dict, list[str]]:
+    """({id: its first valid record, checksum removed}, one line per record not counted). A record
+    without a checksum is valid only before the file's first checksummed one (older runs wrote none)."""
+    seen: dict = {}
+    problems: list[str] = []
+    checksummed = False
+    for r in read_jsonl(samples_path):
+        if not isinstance(r, dict) or "id" not in r:
+            problems.append("a record without an id")
+            continue
+        stored = r.get(CHECKSUM)
+        checksummed |= stored is not None
+        if (stored is None and checksummed) or (stored is not None and stored != record_checksum(r)):
+            problems.append(f"{r['id']} fails its checksum (edited by hand?)")
+        elif r["id"] in seen:
+            problems.append(f"{r['id']} is stored again (a duplicate)")
+        else:
+            seen[r["id"]] = {k: v for k, v in r.items() if k != CHECKSUM}
+    return seen, problems
+
+
+_SAID: set = set()
+
+
+def _say_once(path: Path, problems: list[str]) -> None:
+    """One line per samples file and set of problems, however often it is read."""
+    key = (str(path), tuple(problems))
+    if key in _SAID:
+        return
+    _SAID.add(key)
+    log.warning("%s: %d record(s) not counted: %s; python -m t2m.report verify %s lists every entry's problems",
+                path, len(problems), "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""), Path(path).parent.parent)
+
+
+def read_key(entry_dir: Path) -> dict:
+    """An entry's key.json, or {} when it is missing, truncated or not a JSON object."""
+    try:
+        stored = json.loads((Path(entry_dir) / KEY).read_text())
+    except (OSError, ValueError):
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def key_problem(entry_dir: Path, stored: dict, fingerprint: str) -> str:
+    """One line: what is wrong with an entry's key.json and how to repair it."""
+    path = Path(entry_dir) / KEY
+    if not stored:
+        what = f"{path} is missing, truncated or not JSON"
+    else:
+        what = f"{path} does not describe fingerprint {fingerprint} (it names {stored.get('fingerprint')!r}: edited or copied by hand)"
+    return f"{what}; repair: move the entry away (mv {entry_dir} {entry_dir}.broken) and run again, which decodes its samples afresh"
 
 
 # ---- files ---------------------------------------------------------------------------------------

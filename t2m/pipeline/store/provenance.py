@@ -10,6 +10,7 @@ import hashlib
 import importlib.metadata
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from t2m.pipeline.paths import PACKAGE, REPO
 from t2m.pipeline.paths import absolute
+from t2m.pipeline.store.digest import directory_digest
+from t2m.pipeline.store.entries import StoreError
 
 _PACKAGES = ("torch", "transformers", "tokenizers", "hydra-core", "omegaconf", "wandb", "submitit", "numpy", "pandas")
 
@@ -34,12 +37,13 @@ def run_key(cfg, dcfg, lm, data_digest: str) -> dict:
     entry. Not in it: where files live (the checkpoint and the dataset are identified by content),
     batch_size and packing (results do not depend on them), and the dataset limit (samples are keyed
     by problem id, so a larger limit reuses the smaller run's samples)."""
-    local = checkpoint_digest(lm.name)
+    local = checkpoint_digest(lm.name, absolute(cfg.store.dir))
+    hub_id = None if local else (cfg.model.name_or_path or lm.name)
     return {
         "decode": decode_identity(dcfg),
         "model": {
-            "hub_id": None if local else (cfg.model.name_or_path or lm.name),
-            "revision": None if local else lm.revision,
+            "hub_id": hub_id,
+            "revision": None if local else hub_commit(hub_id, lm.revision),
             "checkpoint": local,
             "dtype": lm.dtype,
             "device": str(lm.device).split(":")[0],
@@ -113,19 +117,45 @@ def code_digest() -> str:
     return h.hexdigest()[:16]
 
 
-@lru_cache(maxsize=None)
-def checkpoint_digest(name: str) -> str | None:
-    """Hash of a local checkpoint directory (small files by content, big weight files by size) so a
-    retrained bundled model does not resume its predecessor's samples; None for hub ids."""
+def checkpoint_digest(name: str, cache_dir: Path | None = None) -> str | None:
+    """Digest of every byte of a local checkpoint directory (weights included, whatever their size:
+    two checkpoints that differ only in their weights are two models); each file is hashed once and
+    remembered by path, size, mtime and inode in `cache_dir` (the store; t2m.pipeline.store.digest).
+    None for hub ids."""
     root = Path(name)
     if not root.is_dir():
         return None
-    h = hashlib.sha256()
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
-        h.update(f.relative_to(root).as_posix().encode())
-        size = f.stat().st_size
-        h.update(f.read_bytes() if size < 64 << 20 else str(size).encode())
-    return h.hexdigest()[:16]
+    return directory_digest(root, cache_dir)
+
+
+class UnresolvedRevision(StoreError):
+    """A hub id whose revision cannot be pinned to a commit (not cached, hub unreachable)."""
+
+
+@lru_cache(maxsize=None)  # once per process: a sweep's 109 jobs ask the hub once
+def hub_commit(repo_id: str, revision: str | None) -> str:
+    """The commit a hub id's revision names now: a branch or tag moves, so the key holds the commit.
+    Online the hub says; offline the cache's refs/ say which snapshot a revision was downloaded as."""
+    if revision and re.fullmatch(r"[0-9a-f]{40}", revision):
+        return revision
+    from t2m.pipeline.network import hub_offline
+
+    if hub_offline() is None:
+        from huggingface_hub import HfApi
+
+        try:
+            return HfApi().model_info(repo_id, revision=revision).sha
+        except Exception as e:  # noqa: BLE001 - any answer but a commit leaves the key without one
+            raise UnresolvedRevision(f"model.name_or_path={repo_id!r} revision {revision or 'main'!r}: the hub names no commit "
+                                     f"({type(e).__name__}); allowed: a revision the hub has") from None  # fmt: skip
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    ref = Path(HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "refs" / (revision or "main")
+    try:
+        return ref.read_text().strip()
+    except OSError:
+        raise UnresolvedRevision(f"model.name_or_path={repo_id!r} revision {revision or 'main'!r} is not in the Hugging Face cache "
+                                 f"({ref} is missing) and the hub is not available; allowed: a revision already downloaded") from None  # fmt: skip
 
 
 def reproducibility(cfg, lm, key: dict) -> dict:

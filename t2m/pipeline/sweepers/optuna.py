@@ -67,7 +67,7 @@ class OptunaSearch:
 
     def __init__(self, study_name: str, storage: str | None = None, n_trials: int = 30, n_jobs: int = 4, objectives=("accuracy", "forwards"),
                  max_accuracy_drop: float | None = None, stages=(0.2, 0.5), reduction_factor: float = 3, resolution: float | None = 0.01,
-                 sampler=None, space=None, grids=None, grid: str | None = "auto", max_batch_size=None, params=None):  # fmt: skip
+                 sampler=None, space=None, grids=None, grid: str | None = None, max_batch_size=None, params=None):  # fmt: skip
         super().__init__()
         self.study_name, self.storage, self.n_trials, self.n_jobs = study_name, storage, n_trials, n_jobs
         self.objectives, self.max_accuracy_drop, self.stages, self.reduction_factor = objectives, max_accuracy_drop, stages, reduction_factor
