@@ -35,6 +35,7 @@ from omegaconf import OmegaConf
 
 from t2m.pipeline.launchers.packs import check_packing, deal
 from t2m.pipeline.launchers.runner import compose, failed_returns, run_configurations
+from t2m.pipeline.store.lock import alive
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def die_with(pid: int) -> None:
         except ProcessLookupError:
             fd = None  # already gone
         except (AttributeError, OSError):  # no pidfd here: look once a second
-            while _alive(pid):
+            while alive(pid):
                 time.sleep(1)
             fd = None
         if fd is not None:
@@ -129,13 +130,4 @@ def die_with(pid: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="t2m-die-with-sweep", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True

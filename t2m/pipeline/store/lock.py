@@ -277,7 +277,7 @@ def describe(holder: dict | None) -> str:
     text = f"host {host}, pid {pid}"
     if holder.get("since"):
         text += f" (since {holder['since']})"
-    if host == socket.gethostname() and isinstance(pid, int) and not _alive(pid):
+    if host == socket.gethostname() and isinstance(pid, int) and not alive(pid):
         text += ", which is no longer running"
     return text
 
@@ -312,7 +312,7 @@ def _live(holder: dict) -> bool:
     if not isinstance(beat, (int, float)) or time.time() - beat > STALE_S:
         return False
     if holder.get("host") == socket.gethostname():
-        return isinstance(holder.get("pid"), int) and _alive(holder["pid"]) and holder["pid"] != os.getpid()
+        return isinstance(holder.get("pid"), int) and alive(holder["pid"]) and holder["pid"] != os.getpid()
     return True
 
 
@@ -385,7 +385,8 @@ def _watch_loop() -> None:
                     lock._keep()
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
