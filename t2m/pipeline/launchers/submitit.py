@@ -130,4 +130,3 @@ def die_with(pid: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="t2m-die-with-sweep", daemon=True).start()
-    return True
