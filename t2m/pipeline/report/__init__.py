@@ -5,6 +5,7 @@
     baseline.py    the `baseline=` key: which configuration the others are compared with
     plot.py        the cost-versus-accuracy figure (PNG and W&B)
     trajectory.py  decoding trajectories: the records a run stores and their pictures
+    notes.py       warning lines about the data under the numbers (duplicates, truncation)
     cli.py         the `python -m t2m.report` command
 
 `from t2m.pipeline import report` gives the table's functions (build, collect, describe, ...) and the
