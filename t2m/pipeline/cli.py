@@ -46,6 +46,51 @@ def register_named_sweeps() -> None:
         cs.store(group="sweep", name=path.stem, node=OmegaConf.load(path), package="_global_", provider="t2m")
 
 
+def config_groups(_root_=None) -> str:
+    """`--help`'s list of config groups and their options, read from conf/ (and sweeps/, the `sweep`
+    group), one group a line; * marks the option the composed config picked (`_root_`'s choices)."""
+    groups = {str(d.relative_to(CONF_DIR)): sorted(f.stem for f in d.glob("*.yaml")) for d in CONF_DIR.rglob("*") if d.is_dir()}
+    groups["sweep"] = sorted(f.stem for f in SWEEPS_DIR.glob("*.yaml"))
+    groups = {g: options for g, options in groups.items() if options and g != "hydra/help"}
+    choices = OmegaConf.select(_root_, "hydra.runtime.choices", default=None) if _root_ is not None else None
+    picked = OmegaConf.to_container(choices) if choices is not None else {}
+    width = max(map(len, groups))
+    lines = []
+    for group in sorted(groups, key=lambda g: (g.startswith("hydra/"), g)):
+        options = ", ".join(f"{o}*" if o == picked.get(group) else o for o in groups[group])
+        lines.append(f"  {group:<{width}}  {options}")
+    return "\n".join(lines)
+
+
+def register_help() -> None:
+    """The resolver behind `--help`'s config groups (conf/hydra/help/t2m.yaml)."""
+    OmegaConf.register_new_resolver("t2m.config_groups", config_groups, replace=True)
+
+
+def slip_hint(args: list[str]) -> str | None:
+    """One line for the command-line slips that Hydra answers cryptically, or not at all: argparse-style
+    `--strategy lowprob` (Hydra takes KEY=VALUE) and Python's `c_max=None` (YAML's None is null; Hydra
+    would pass the string 'None')."""
+    from hydra._internal.utils import get_args_parser
+
+    flags = set(get_args_parser()._option_string_actions)  # Hydra's own: --help, --multirun, --cfg, ...
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg.startswith("--") and len(arg) > 2 and arg.split("=", 1)[0] not in flags:
+            key, _, value = arg[2:].partition("=")
+            if not value and i + 1 < len(args) and "=" not in args[i + 1] and not args[i + 1].startswith("-"):
+                value = args[i + 1]
+            return f"unknown option {arg}; write {key}={value or 'VALUE'} (Hydra overrides, no dashes)"
+        key, eq, value = arg.partition("=")
+        if eq and not key.startswith("-") and _NONE.search(value):
+            return f"{arg} would be the string 'None'; use null: {key}={_NONE.sub('null', value)}"
+    return None
+
+
+_NONE = re.compile(r"(?<![\w.'\"])None(?![\w.'\"])")  # a bare None in an override's value, not 'None' or NoneType
+
+
 def one_line(e: Exception) -> str:
     """A config error as one line naming the key and what it allows."""
     if isinstance(e, MissingConfigException) and e.missing_cfg_file and e.options:
@@ -118,6 +163,10 @@ def main() -> None:
     # config mistake ends the same way: one line on stderr, exit status 2, nothing loaded. Whoever set
     # HYDRA_FULL_ERROR=1 themselves gets the tracebacks.
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    hint = slip_hint(sys.argv[1:])
+    if hint:
+        exit_on_error(hint, EXIT_CODE)
+    register_help()
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     # conf/, sweeps/ and the sweeper plugin (hydra_plugins/) live in the checkout beside t2m/; make the
     # plugin importable however t2m itself was installed and wherever the command is launched.

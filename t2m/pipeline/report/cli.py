@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return trajectory_main(argv[1:])
     if argv[:1] == ["verify"]:
         return verify_main(argv[1:])
-    ap = argparse.ArgumentParser(prog="python -m t2m.report", description="Rebuild a sweep's table, paired statistics and plot. "
+    ap = argparse.ArgumentParser(prog="python -m t2m.report", usage=usage(), description="Rebuild a sweep's table, paired statistics and plot. "
                                  "(`python -m t2m.report diff BEFORE AFTER`: what changed, problem by problem; `repair DIR`: repaired and "
                                  "broken per error class; `trajectory JOB --id ID`: draw a stored trajectory.)")  # fmt: skip
     ap.add_argument("results_dir", type=Path, help="a sweep directory (or any directory holding job directories)")
@@ -65,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     print(describe(df))
     print(f"{len(df)} configurations -> {args.results_dir / TABLE_CSV}, {args.results_dir / TABLE_PARQUET}, {png}")
     return 0
+
+
+def usage() -> str:
+    """The usage of every subcommand, from this module's docstring, for `python -m t2m.report --help`
+    and its errors."""
+    lines = [line.strip() for line in (__doc__ or "").splitlines() if line.strip().startswith("python -m t2m.report")]
+    return "\n       ".join(lines)
 
 
 def load_job_plugins(results_dir: Path) -> None:
