@@ -65,11 +65,12 @@ def finish(sweeper, plan, study) -> None:
     directories hold now (every worker writes them when it ends; the last one has everything)."""
     from t2m.pipeline.report.baseline import NONE, BaselineError
 
+    correction = report.config_correction(sweeper.config)  # the family: every trial compared with the baseline
     try:
-        table, _ = report.build(plan.dir, baseline=plan.baseline_spec if plan.baseline_spec is not None else NONE)
+        table, _ = report.build(plan.dir, baseline=plan.baseline_spec if plan.baseline_spec is not None else NONE, correction=correction)
     except BaselineError as e:
         log.warning("%s; the table has no paired statistics", e)
-        table, _ = report.build(plan.dir, baseline=NONE)
+        table, _ = report.build(plan.dir, baseline=NONE, correction=correction)
     trials = trials_table(study, table, plan)
     if trials.empty:
         log.warning("Search: no trials in study %s yet", plan.study_name)
@@ -227,7 +228,9 @@ def evaluated_forwards(table: pd.DataFrame) -> float:
 
 
 def shortlist(trials: pd.DataFrame, plan, comparison: dict | None, grid_dir: Path | None) -> list[str]:
-    """The study's front, cheapest first, each with its paired comparison to the baseline."""
+    """The study's front, cheapest first, each with its paired comparison to the baseline: the verdict
+    follows the p adjusted over every trial compared with the baseline (with Holm's, picking the front
+    after looking adds no false marks: the family-wise error covers every trial)."""
     from t2m.pipeline.report.plot import comparison as paired_text
 
     own = trials[trials["duplicate_of"].isna() & (trials["trial_state"] != "baseline")]
@@ -240,7 +243,7 @@ def shortlist(trials: pd.DataFrame, plan, comparison: dict | None, grid_dir: Pat
     if front.empty:
         lines.append("front    (empty: no complete" + (" feasible" if plan.max_accuracy_drop is not None else "") + " trial yet)")
     for _, r in front.iterrows():
-        lines.append(f"front    #{int(r['trial']):<3} {trial_knobs(r, plan):<58} {_metrics(r)}" + (f"  vs baseline: {paired_text(r)}" if isinstance(r.get("vs_baseline"), str) else ""))
+        lines.append(f"front    #{int(r['trial']):<3} {trial_knobs(r, plan):<58} {_metrics(r)}" + (f"  vs baseline: {r['vs_baseline']}, {paired_text(r)}" if isinstance(r.get("vs_baseline"), str) else ""))
     base = trials[trials.get("vs_baseline") == "baseline"] if "vs_baseline" in trials else trials.iloc[0:0]
     if not base.empty:
         r = base.iloc[0]
