@@ -203,7 +203,9 @@ def test_baseline_picks_another_configuration(tmp_path):
     # a job directory elsewhere (e.g. an earlier sweep's T2T run) joins the table as the baseline
     other = fake_sweep(tmp_path / "other", partial=False, configs=CONFIGS[1:])
     df, _ = report.build(other, baseline=str(sweep / "0_t2t_tau0.5_c1_rho0.25"))
-    assert df["vs_baseline"].tolist() == ["better", "n.s.", "worse", "better", "baseline"]
+    # a family of four: #0's raw p = 2/64 becomes Holm's 2 * 2/64 = 0.0625 (third smallest of four), n.s.
+    assert df["vs_baseline"].tolist() == ["n.s.", "n.s.", "worse", "better", "baseline"]
+    assert df.loc[0, "p_adjusted"] == pytest.approx(2 * 2 / 64) and df.loc[0, "family_size"] == 4
     assert df.iloc[-1]["job"] == str((sweep / "0_t2t_tau0.5_c1_rho0.25").resolve())
 
 
