@@ -269,7 +269,7 @@ def test_plot_marks_and_labels(tmp_path):
     assert labels[:5] == [0, 5, 3, 4, 1]
     assert sorted(labels) == list(df.index)  # a small sweep: every point gets its label
     assert plot.paired_summary(df) == ("vs baseline #0 (t2t τ=0.5), paired on 1-60 problems: ▲ 1 better, ▼ 1 worse, ● 3 not significant "
-                                       "(exact McNemar, Holm-adjusted p < 0.05)")  # fmt: skip
+                                       "(p_Holm < 0.05)")  # fmt: skip
     assert plot.knobs(df.loc[2]) == "lowprob τ=0.5 C_max=3 ρ_max=0.5" and plot.knobs(df.loc[5]) == "none"
     assert plot.comparison(df.loc[3]) == "Δ -15.0 pp [-25.0, -6.7], 0 fixed / 9 broken, p = 0.0039, p_Holm = 0.020"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from t2m.analysis.stats import ALPHA, CORRECTION_NAMES
+from t2m.analysis.stats import ALPHA
 from t2m.pipeline.report.baseline import is_default_baseline_strategy
 
 COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray", "wino": "tab:red"}
@@ -34,7 +34,7 @@ PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangl
 PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications per sample (T2T edits, T2M remasks)"),
           ("mean_forwards", "avg_forwards_per_sample", "forward passes per sample"))  # fmt: skip
 MAX_LABELS = 20  # labelled points (and lines of the key); the table has the rest
-ADJUSTED = {"holm": "p_Holm", "bh": "q_BH"}  # how an adjusted p is named beside the raw one
+ADJUSTED = {"holm": "p_Holm", "bh": "q_BH"}  # how an adjusted p is named beside the raw one (README, "Reading the plot")
 
 
 def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[int]:
@@ -113,11 +113,10 @@ def _adjusted(row) -> str:
 
 
 def rule(df: pd.DataFrame) -> str:
-    """What a ▲/▼ means in `df`: `exact McNemar, Holm-adjusted p < 0.05` (a table written before
-    corrections, or with stats.correction=none: the raw p)."""
+    """What a ▲/▼ means in `df`, short, as the key names the p: `p_Holm < 0.05` (the exact McNemar p
+    adjusted by Holm), or `p < 0.05` for a table written before corrections or with stats.correction=none."""
     methods = df["correction"].dropna().unique() if "correction" in df else []
-    method = methods[0] if len(methods) == 1 else "none"
-    return f"exact McNemar p < {ALPHA}" if method == "none" else f"exact McNemar, {CORRECTION_NAMES[method]}-adjusted p < {ALPHA}"
+    return f"{ADJUSTED.get(methods[0], 'p') if len(methods) == 1 else 'p'} < {ALPHA}"
 
 
 def p_order(df: pd.DataFrame) -> str:
@@ -183,7 +182,7 @@ def png(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, title
 
 def paired_summary(df: pd.DataFrame) -> str:
     """`vs baseline #0 (t2t τ=0.5), paired on 100 problems: ▲ 2 better, ▼ 1 worse, ● 105 not significant
-    (exact McNemar, Holm-adjusted p < 0.05)`"""
+    (p_Holm < 0.05)`"""
     if "vs_baseline" not in df or not (df["vs_baseline"] == "baseline").any():
         return "no baseline in these results: no paired comparison (set baseline=...)"
     parts = []
@@ -217,7 +216,7 @@ def plotly_figure(df: pd.DataFrame, col: str, xlabel: str, title: str = ""):
             error_y={"type": "data", "symmetric": False, "array": (100 * grp["accuracy_ci95_high"].astype(float) - acc).tolist(),
                      "arrayminus": (acc - 100 * grp["accuracy_ci95_low"].astype(float)).tolist(), "thickness": 1, "width": 0, "color": _css(color(strategy), 0.35)},
         ))  # fmt: skip
-    fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="accuracy (%), 95% Wilson intervals", legend_title_text=f"strategy · vs baseline ({rule(df)})")
+    fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="accuracy (%), 95% Wilson intervals", legend_title_text=f"strategy · vs baseline (exact McNemar, {rule(df)})")
     return fig
 
 
@@ -357,7 +356,7 @@ def _legend_handles(df, overlay) -> tuple[list, list]:
     strategies = [s for s in COLORS if s in set(df["strategy"])] + sorted(set(df["strategy"]) - set(COLORS))
     colours = [Line2D([], [], ls="", marker="s", ms=8, color=color(s), label=s) for s in strategies]
     marks = [Line2D([], [], ls="", marker="*", ms=14, mfc="0.3", mec="gold", label="baseline")]
-    test = rule(df).removeprefix("exact McNemar").lstrip(", ")  # `p < 0.05` or `Holm-adjusted p < 0.05`
+    test = rule(df)
     marks.append(Line2D([], [], ls="", marker="^", ms=8, mfc="0.55", mec="black", label=f"better than baseline ({test})"))
     marks.append(Line2D([], [], ls="", marker="v", ms=8, mfc="0.55", mec="black", label=f"worse than baseline ({test})"))
     marks.append(Line2D([], [], ls="", marker="o", ms=6, mfc="0.55", mec="white", label="not significant (bigger: ×k at one place)"))
