@@ -1,6 +1,8 @@
 """The demo benchmark: the paper's grid as the sweep file defines it, the random-remask control, and a
 short end-to-end run that prints every figure."""
 
+import math
+
 import pytest
 import torch
 
@@ -84,7 +86,9 @@ def test_a_family_is_marked_by_holms_p_at_the_target_level():
 def test_matched_tau_interpolates_the_calibration_curve():
     curve = [(0.0, 0.0), (0.01, 2.0), (0.001, 0.5), (0.1, 1.5)]  # unsorted; the last point dips (noise): held at 2.0
     assert demo.matched_tau(curve, 0.25) == pytest.approx(0.0005)  # halfway from (0, 0) to (0.001, 0.5)
-    assert demo.matched_tau(curve, 1.25) == pytest.approx(0.0055)  # halfway from (0.001, 0.5) to (0.01, 2.0)
+    # between positive counts log-log: log τ goes the share log(1.25 / 0.5) / log(2.0 / 0.5) of the way from 0.001 to 0.01
+    assert demo.matched_tau(curve, 1.25) == pytest.approx(float(f"{0.001 * 10 ** (math.log(2.5) / math.log(4)):.3g}"))
+    assert demo.matched_tau(curve, 2.0) == pytest.approx(0.01) and demo.matched_tau(curve, 0.5) == pytest.approx(0.001)
     assert demo.matched_tau(curve, 0.0) == 0.0  # a detector that never remasks: a control that never does
     assert demo.matched_tau(curve, 9.0) == pytest.approx(0.1)  # beyond reach: the ladder's largest tau
     assert demo.matched_tau(curve, 1.0 / 3) == 0.000667  # three significant digits
