@@ -40,7 +40,7 @@ from t2m.pipeline.store.jobdir import job_records
 
 
 results_dir = Path(RESULTS_DIR) if RESULTS_DIR else report.newest_sweep(Path("../results"))
-table, baseline, _ = report.table(results_dir, report.sweep_baseline(results_dir))
+table, baseline, _ = report.table(results_dir, report.sweep_baseline(results_dir), report.sweep_correction(results_dir))
 repair = long_table(table)
 print(f"{results_dir}: {len(table)} configurations, {repair['job'].nunique() if len(repair) else 0} compared with the baseline {baseline}")
 

@@ -39,7 +39,7 @@ from t2m.pipeline.store.entries import read_jsonl
 
 
 results_dir = Path(RESULTS_DIR) if RESULTS_DIR else report.newest_sweep(Path("../results"), "run one with trajectory=true")
-table, _, _ = report.table(results_dir, report.sweep_baseline(results_dir))
+table, _, _ = report.table(results_dir, report.sweep_baseline(results_dir), report.sweep_correction(results_dir))
 recorded = {}
 for job in table["job"]:
     entries = entry_dirs(results_dir / job)

@@ -295,6 +295,9 @@ BAD = [
     Bad("results-dir-too-little-free-space", ["store.min_free_mb=1e12"], "MB free"),
     Bad("overlay-missing", ["report.overlay=missing.csv"], "report.overlay='missing.csv' does not exist"),
     Bad("overlay-without-columns", ["report.overlay=ref.csv"], "lacks the column(s) accuracy_pct", {"ref.csv": "strategy,acc\nt2t,1\n"}),
+    Bad("stats-correction-unknown", ["stats.correction=bonferroni"], "stats.correction='bonferroni' is unknown; allowed: holm, bh, none"),
+    Bad("stats-correction-null", ["stats.correction=null"], "stats.correction=None is unknown; allowed: holm, bh, none"),
+    Bad("stats-key-unknown", ["+stats.alpha=0.01"], "stats.alpha is not a config key; allowed: stats.correction"),
 ]
 if not __import__("torch").cuda.is_available():
     BAD.append(Bad("model-device-cuda-without-gpu", ["model.device=cuda"], "CUDA is not available"))

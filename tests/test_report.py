@@ -119,10 +119,22 @@ def correct_ids(acc, n=N):
     return {f"p{i}" for i in range(n) if i < acc * n}
 
 
+# The fake sweep's family against the T2T run (#0): raw exact McNemar p of #1..#5 (6 fixed, 3 fixed,
+# 9 broken, 8 fixed, no discordant problem) and, by hand, Holm's step-down p: sorted p times 5, 4, 3,
+# 2, 1, each at least the one before (0.0039·5, 0.0078·4, 0.031·3, 0.25·2, 1·1); Benjamini–Hochberg's
+# q: sorted p times 5/rank, each at most the one after (0.0039·5, 0.0078·5/2, 0.031·5/3, 0.25·5/4, 1).
+RAW_P = [2 / 64, 2 / 8, 2 / 512, 2 / 256, 1.0]
+HOLM_P = [3 * 2 / 64, 2 * 2 / 8, 5 * 2 / 512, 4 * 2 / 256, 1.0]
+BH_Q = [5 / 3 * 2 / 64, 5 / 4 * 2 / 8, 5 * 2 / 512, 5 / 2 * 2 / 256, 1.0]
+
+
 def test_paired_statistics_against_the_t2t_run(tmp_path):
     sweep = fake_sweep(tmp_path)
     df, _ = report.build(sweep)
-    assert df["vs_baseline"].tolist() == ["baseline", "better", "n.s.", "worse", "better", "n.s."]
+    # #1 (6 fixed, raw p = 0.031) is no longer better once its p is adjusted over the five comparisons
+    assert df["vs_baseline"].tolist() == ["baseline", "n.s.", "n.s.", "worse", "better", "n.s."]
+    assert df["mcnemar_p"].iloc[1:].tolist() == pytest.approx(RAW_P) and df["p_adjusted"].iloc[1:].tolist() == pytest.approx(HOLM_P)
+    assert df["correction"].tolist() == [None] + ["holm"] * 5 and df["family_size"].iloc[1:].tolist() == [5] * 5
     base = correct_ids(0.60)
     for i, (*_, acc, _, _) in enumerate(CONFIGS):
         mine = correct_ids(acc)
@@ -136,14 +148,47 @@ def test_paired_statistics_against_the_t2t_run(tmp_path):
     assert df.loc[5, "n_paired"] == 1  # the killed configuration: only the problems both hold count
     # the same numbers in each summary.json, and in both tables
     paired = json.loads((sweep / "1_lowprob_tau0.3_c1_rho0.25" / "summary.json").read_text())["paired"]
-    assert paired["fixed"] == 6 and paired["broken"] == 0 and paired["vs_baseline"] == "better" and paired["n"] == N
+    assert paired["fixed"] == 6 and paired["broken"] == 0 and paired["vs_baseline"] == "n.s." and paired["n"] == N
     assert paired["mcnemar_p"] == pytest.approx(2 / 64) and paired["baseline"] == "0_t2t_tau0.5_c1_rho0.25"
+    assert paired["p_adjusted"] == pytest.approx(3 * 2 / 64) and paired["correction"] == "holm" and paired["family_size"] == 5
     for table in (pd.read_csv(sweep / report.TABLE_CSV), pd.read_parquet(sweep / report.TABLE_PARQUET)):
         assert table["vs_baseline"].tolist() == df["vs_baseline"].tolist() and table["fixed"].tolist() == df["fixed"].tolist()
     lines = report.describe(df).splitlines()
     assert lines[0].startswith("baseline #0   t2t")
-    assert "2 better, 1 worse, 2 not significant" in lines[1]
-    assert [line.split()[:2] for line in lines[2:5]] == [["better", "#4"], ["better", "#1"], ["worse", "#3"]]
+    assert lines[1] == ("paired   vs #0 on 1-60 problems, exact McNemar: 2 of 5 significant after Holm (α = 0.05; m·α = 0.2 false marks "
+                        "expected without correction; 3 at raw p < 0.05): 1 better, 1 worse, 3 not significant")  # fmt: skip
+    assert [line.split()[:2] for line in lines[2:4]] == [["better", "#4"], ["worse", "#3"]]
+    assert lines[2].endswith("8 fixed / 0 broken, p = 0.0078, p_Holm = 0.031")
+
+
+@pytest.mark.parametrize("correction, adjusted, verdicts, after", [
+    ("none", RAW_P, ["better", "n.s.", "worse", "better", "n.s."], "3 of 5 significant without correction"),
+    ("holm", HOLM_P, ["n.s.", "n.s.", "worse", "better", "n.s."], "2 of 5 significant after Holm"),
+    ("bh", BH_Q, ["n.s.", "n.s.", "worse", "better", "n.s."], "2 of 5 significant after Benjamini–Hochberg"),
+])  # fmt: skip
+def test_the_correction_decides_the_verdicts(tmp_path, correction, adjusted, verdicts, after):
+    sweep = fake_sweep(tmp_path)
+    df, _ = report.build(sweep, correction=correction)
+    assert df["p_adjusted"].iloc[1:].tolist() == pytest.approx(adjusted)
+    assert df["vs_baseline"].iloc[1:].tolist() == verdicts
+    assert after in report.describe(df).splitlines()[1]
+    marks = plot.paired_summary(df)
+    assert f"▲ {verdicts.count('better')} better" in marks and f"● {verdicts.count('n.s.')} not significant" in marks
+    from t2m.pipeline.tracking import sweep_summary
+
+    summary = sweep_summary(df)
+    assert summary["vs_baseline/better"] == verdicts.count("better") and summary["vs_baseline/raw_significant"] == 3
+    assert summary["best/job"] == "4_t2t_remask_tau0.7_c5_rho0.25" and summary["best/p_adjusted"] == pytest.approx(adjusted[3])
+
+
+def test_report_command_takes_the_sweeps_correction_or_the_option(tmp_path, capsys):
+    sweep = fake_sweep(tmp_path)
+    (sweep / "multirun.yaml").write_text("stats:\n  correction: none\nhydra: {}\n")
+    assert report.main([str(sweep)]) == 0
+    assert "3 of 5 significant without correction" in capsys.readouterr().out
+    assert report.main([str(sweep), "--correction", "holm"]) == 0
+    assert "2 of 5 significant after Holm" in capsys.readouterr().out
+    assert pd.read_csv(sweep / report.TABLE_CSV)["correction"].iloc[1] == "holm"
 
 
 def test_baseline_picks_another_configuration(tmp_path):
@@ -158,7 +203,9 @@ def test_baseline_picks_another_configuration(tmp_path):
     # a job directory elsewhere (e.g. an earlier sweep's T2T run) joins the table as the baseline
     other = fake_sweep(tmp_path / "other", partial=False, configs=CONFIGS[1:])
     df, _ = report.build(other, baseline=str(sweep / "0_t2t_tau0.5_c1_rho0.25"))
-    assert df["vs_baseline"].tolist() == ["better", "n.s.", "worse", "better", "baseline"]
+    # a family of four: #0's raw p = 2/64 becomes Holm's 2 * 2/64 = 0.0625 (third smallest of four), n.s.
+    assert df["vs_baseline"].tolist() == ["n.s.", "n.s.", "worse", "better", "baseline"]
+    assert df.loc[0, "p_adjusted"] == pytest.approx(2 * 2 / 64) and df.loc[0, "family_size"] == 4
     assert df.iloc[-1]["job"] == str((sweep / "0_t2t_tau0.5_c1_rho0.25").resolve())
 
 
@@ -221,9 +268,10 @@ def test_plot_marks_and_labels(tmp_path):
     # the baseline, the Pareto fronts (the killed configuration: 1 of 1 right at the lowest cost), significant differences by p
     assert labels[:5] == [0, 5, 3, 4, 1]
     assert sorted(labels) == list(df.index)  # a small sweep: every point gets its label
-    assert plot.paired_summary(df).startswith("vs baseline #0 (t2t τ=0.5), paired on 1-60 problems: ▲ 2 better, ▼ 1 worse, ● 2 not significant")
+    assert plot.paired_summary(df) == ("vs baseline #0 (t2t τ=0.5), paired on 1-60 problems: ▲ 1 better, ▼ 1 worse, ● 3 not significant "
+                                       "(p_Holm < 0.05)")  # fmt: skip
     assert plot.knobs(df.loc[2]) == "lowprob τ=0.5 C_max=3 ρ_max=0.5" and plot.knobs(df.loc[5]) == "none"
-    assert plot.comparison(df.loc[3]) == "Δ -15.0 pp [-25.0, -6.7], 0 fixed / 9 broken, p = 0.0039"
+    assert plot.comparison(df.loc[3]) == "Δ -15.0 pp [-25.0, -6.7], 0 fixed / 9 broken, p = 0.0039, p_Holm = 0.020"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -95,6 +95,8 @@ def test_search_runs_trials_as_ordinary_jobs_and_continues(search, tmp_path):
     sweep_table = pd.read_csv(tmp_path / STUDY / "sweep_results.csv")  # the grid's table of the same job directories
     assert set(sweep_table.loc[sweep_table["trial_state"] == "pruned", "n"]) <= {2, 5}
     assert "front    #" in out and "dashboard: optuna-dashboard" in out
+    compared = [line for line in out.splitlines() if "front    #" in line and "vs baseline:" in line]
+    assert compared and all(re.search(r"vs baseline: (better|worse|n\.s\.), Δ .*, p = [^,]+, p_Holm = ", line) for line in compared)
     assert (tmp_path / STUDY / "search_front.png").stat().st_size > 10_000
     # One W&B run per trial (pruned ones too, logged once their verdict was known), the baseline's, the study's, the sweep's.
     runs = list((tmp_path / STUDY / "wandb").glob("offline-run-*"))

@@ -119,3 +119,36 @@ def test_one_problem_gives_the_uninformative_interval(config, base):
     assert r.n == 1 and r.delta == int(config) - int(base)
     assert r.delta_ci95 == (-1.0, 1.0) and r.verdict == "n.s."
     assert r.to_dict()["delta_ci95"] == [-1.0, 1.0]
+# Families adjusted by hand. Holm: sort p ascending, multiply the i-th smallest (i from 0) by m - i, take
+# the running maximum, cap at 1. Benjamini–Hochberg: multiply the i-th smallest (rank i + 1) by m / (i + 1),
+# take the running minimum from the largest down, cap at 1.
+@pytest.mark.parametrize(("p", "holm", "bh"), [
+    # sorted 0.005, 0.01, 0.03, 0.04 -> Holm 0.02, 0.03, 0.06, max(0.06, 0.04); BH 0.02, 0.02, 0.04, 0.04
+    ([0.01, 0.04, 0.03, 0.005], [0.03, 0.06, 0.06, 0.02], [0.02, 0.04, 0.04, 0.02]),
+    # Holm 1.2 -> 1, then max(1, 0.7); BH min(1.2, 0.7), 0.7
+    ([0.6, 0.7], [1.0, 1.0], [0.7, 0.7]),
+    # a family of one is its own test
+    ([0.03], [0.03], [0.03]),
+    # ties: 0.02 * 3, 0.02 * 2 -> max, 0.5; BH 0.02 * 3 / 2 for both, 0.5
+    ([0.02, 0.5, 0.02], [0.06, 0.5, 0.06], [0.03, 0.5, 0.03]),
+])  # fmt: skip
+def test_adjusted_p_matches_holm_and_benjamini_hochberg_by_hand(p, holm, bh):
+    assert stats.adjust(p, "holm") == pytest.approx(holm, rel=1e-12)
+    assert stats.adjust(p, "bh") == pytest.approx(bh, rel=1e-12)
+    assert stats.adjust(p, "none") == p
+
+
+def test_a_missing_p_is_left_out_of_the_family():
+    nan = float("nan")
+    out = stats.adjust([nan, 0.01, 0.04], "holm")  # a family of two: 0.01 * 2, max(0.02, 0.04 * 1)
+    assert math.isnan(out[0]) and out[1:] == pytest.approx([0.02, 0.04])
+    assert stats.adjust([], "holm") == []
+    with pytest.raises(ValueError, match="correction='bonferroni' is unknown; allowed: holm, bh, none"):
+        stats.adjust([0.1], "bonferroni")
+
+
+def test_verdict_follows_the_p_it_is_given():
+    assert stats.verdict(0.05, 0.01) == "better" and stats.verdict(-0.05, 0.01) == "worse"
+    assert stats.verdict(0.05, 0.05) == "n.s." and stats.verdict(0.05, float("nan")) == "n.s."
+    raw = 0.03  # below α alone; in a family of three with two larger p, Holm's step-down p is 3 * 0.03
+    assert stats.verdict(0.1, raw) == "better" and stats.verdict(0.1, stats.adjust([raw, 0.2, 0.5])[0]) == "n.s."

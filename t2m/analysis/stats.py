@@ -2,6 +2,8 @@
 
     compare(outcomes, baseline_outcomes)  ->  Paired(n, fixed, broken, delta, delta_ci95, p_value, ...)
     outcomes(records)                     ->  {problem id: correct}
+    adjust(p_values, correction)          ->  the p-values adjusted for the family they form (Holm, BH)
+    verdict(delta, p)                     ->  "better" / "worse" / "n.s."
 
 Two configurations that decoded the same problems give paired results: per problem both right, both
 wrong, or one of each. Only the discordant problems tell the two apart:
@@ -14,6 +16,12 @@ both outcomes kept together, percentile method, fixed seed: the same inputs give
 and `p_value` is the exact McNemar test: fixed against fixed + broken under a fair coin, two-sided.
 Pairing is what makes small differences visible: at n = 100 each configuration's own (Wilson)
 interval is about ±9 points wide, while 8 fixes and no breaks is already p = 0.008.
+
+A sweep compares many configurations with one baseline: at α = 0.05, 108 tests of configurations
+that are all as good as the baseline still mark about 5 of them. The rows compared with one baseline
+in one report are a family, and their verdicts use p adjusted over it (`adjust`, `stats.correction`):
+Holm's step-down p by default (family-wise error rate ≤ α), Benjamini–Hochberg's q as an option
+(false discovery rate ≤ α), or none.
 
 With one problem (`dataset.limit=1`) a bootstrap has nothing to resample: the interval is then
 (-1, 1), every Δ a single pair allows, which says that one problem bounds nothing (and p = 1 or 0.5,
@@ -36,6 +44,10 @@ CONFIDENCE = 0.95
 N_RESAMPLES = 9999
 SEED = 0
 VERDICTS = ("better", "worse", "n.s.")  # p < ALPHA with Δ > 0, p < ALPHA with Δ < 0, neither
+# stats.correction -> statsmodels' multipletests method (None: the raw p), and how a report names it
+CORRECTIONS = {"holm": "holm", "bh": "fdr_bh", "none": None}
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg", "none": "no correction"}
+DEFAULT_CORRECTION = "holm"
 
 
 @dataclass(frozen=True)
@@ -53,9 +65,8 @@ class Paired:
 
     @property
     def verdict(self) -> str:
-        if self.n == 0 or self.p_value >= ALPHA:
-            return "n.s."
-        return "better" if self.delta > 0 else "worse"
+        """The verdict of this comparison alone (a family of one, as `t2m.report diff` makes)."""
+        return verdict(self.delta, self.p_value) if self.n else "n.s."
 
     def to_dict(self) -> dict:
         return {**asdict(self), "delta_ci95": list(self.delta_ci95), "verdict": self.verdict}
@@ -120,3 +131,26 @@ def paired_bootstrap_ci(x: np.ndarray, y: np.ndarray, *, seed: int = SEED, n_res
 
 def _mean_difference(x, y, axis=-1):
     return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+
+def verdict(delta: float, p: float, alpha: float = ALPHA) -> str:
+    """"better" / "worse" where `p` (raw for one test, adjusted in a family) is below `alpha`, else "n.s."."""
+    if not p < alpha:  # also a NaN p: no evidence
+        return "n.s."
+    return "better" if delta > 0 else "worse"
+
+
+def adjust(p_values: Iterable[float], correction: str = DEFAULT_CORRECTION) -> list[float]:
+    """The p-values of one family of tests adjusted for their number: Holm's step-down p ("holm"),
+    Benjamini–Hochberg's q ("bh") or unchanged ("none"). A NaN p (no test) stays NaN and does not
+    count in the family."""
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction={correction!r} is unknown; allowed: {', '.join(CORRECTIONS)}")
+    p = np.asarray(list(p_values), dtype=float)
+    out = p.copy()
+    tested = ~np.isnan(p)
+    if CORRECTIONS[correction] is not None and tested.any():
+        from statsmodels.stats.multitest import multipletests  # imported here: a report that corrects nothing never loads it
+
+        out[tested] = multipletests(p[tested], alpha=ALPHA, method=CORRECTIONS[correction])[1]
+    return out.tolist()

@@ -79,13 +79,14 @@ class SweepOutputs(Callback):
         overlay = absolute(config.report.overlay) if config.report.overlay else None
         # What the sweeper recorded in multirun.yaml (a search pins its baseline to its context), else the key.
         baseline = report.sweep_baseline(sweep_dir) if (sweep_dir / "multirun.yaml").exists() else config.get("baseline")
+        correction = report.config_correction(config)
         PROGRESS.current = []
         try:
             try:
-                table, png = report.build(sweep_dir, overlay=overlay, baseline=baseline)
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=baseline, correction=correction)
             except BaselineError as e:  # the results stand; only the comparison is missing
                 log.warning("%s; the table and plot have no paired statistics (python -m t2m.report %s --baseline ...)", e, sweep_dir)
-                table, png = report.build(sweep_dir, overlay=overlay, baseline=NONE)
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=NONE, correction=correction)
         except Exception:
             log.error("Could not write the sweep table/plot; rebuild them with: python -m t2m.report %s", sweep_dir)
             raise

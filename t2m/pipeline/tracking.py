@@ -176,19 +176,29 @@ def log_search(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, 
 
 
 def sweep_summary(table) -> dict:
-    """What the sweep's W&B summary says about the paired comparisons."""
+    """What the sweep's W&B summary says about the paired comparisons: the verdicts (after the
+    correction), how many raw p fell below α, and the configuration with the largest Δaccuracy with
+    its raw and adjusted p and its verdict."""
     out = {}
     if "vs_baseline" not in table:
         return out
     verdicts = table["vs_baseline"].value_counts()
     out.update({f"vs_baseline/{k}": int(verdicts.get(k, 0)) for k in ("better", "worse", "n.s.")})
+    compared = table[table["vs_baseline"].isin(["better", "worse", "n.s."])]
+    if "p_adjusted" in compared and len(compared):
+        from t2m.analysis.stats import ALPHA
+
+        out["vs_baseline/correction"] = ", ".join(compared["correction"].dropna().unique())
+        out["vs_baseline/raw_significant"] = int((compared["mcnemar_p"] < ALPHA).sum())  # what the marks were before correction
     bases = table.loc[table["vs_baseline"] == "baseline", "job"].tolist()
     if bases:
         out["baseline"] = bases[0] if len(bases) == 1 else ", ".join(bases)
-    compared = table[table["vs_baseline"].isin(["better", "worse", "n.s."])]
     if len(compared):
         best = compared.loc[compared["delta_accuracy"].idxmax()]
-        out.update({"best/job": best["job"], "best/delta_accuracy": float(best["delta_accuracy"]), "best/mcnemar_p": float(best["mcnemar_p"])})
+        out.update({"best/job": best["job"], "best/delta_accuracy": float(best["delta_accuracy"]), "best/mcnemar_p": float(best["mcnemar_p"]),
+                    "best/vs_baseline": best["vs_baseline"]})  # fmt: skip
+        if "p_adjusted" in best and not _missing(best["p_adjusted"]):
+            out["best/p_adjusted"] = float(best["p_adjusted"])
         from t2m.analysis.repair import COLUMNS as REPAIR_COLUMNS
 
         out.update({f"best/{c}": int(best[c]) for c in REPAIR_COLUMNS if c in best and not _missing(best[c])})

@@ -138,6 +138,7 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
     if cfg.tracker.mode not in TRACKER_MODES:
         raise ConfigError(f"tracker.mode={cfg.tracker.mode!r} is unknown; allowed: {', '.join(TRACKER_MODES)}")
     _check_baseline(cfg.get("baseline"))
+    _check_correction(OmegaConf.select(cfg, "stats.correction", default=None))
     overlay = cfg.get("report", {}).get("overlay")
     if overlay is not None and not absolute(overlay).is_file():
         raise ConfigError(f"report.overlay={overlay!r} does not exist; allowed: a CSV file, or null")
@@ -329,6 +330,14 @@ def _check_baseline(value) -> None:
     if isinstance(spec, str) and ("/" in spec or spec.startswith("~")) and not (absolute(spec) / SAMPLES).is_file():
         raise ConfigError(f"baseline={spec!r} is not a job directory (no {SAMPLES} in it); allowed: a job directory "
                           f"holding {SAMPLES}, a job name of this sweep, {{key: value, ...}}, null or none")  # fmt: skip
+
+
+def _check_correction(value) -> None:
+    from t2m.analysis.stats import CORRECTIONS
+
+    if not isinstance(value, str) or value not in CORRECTIONS:
+        raise ConfigError(f"stats.correction={value!r} is unknown; allowed: {', '.join(CORRECTIONS)} "
+                          f"(holm: family-wise, bh: false discovery rate, none: raw p)")  # fmt: skip
 
 
 def _positive_int(key: str, v, minimum: int = 1, maximum: int = MAX_COUNT, hint: str = "") -> None:

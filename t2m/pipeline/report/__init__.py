@@ -14,9 +14,9 @@ command's `main`, as before the room was a folder.
 
 from t2m.pipeline.report.cli import main
 from t2m.pipeline.report.table import (
-    LEAD_COLUMNS, PLOT_PNG, REPAIR_CSV, TABLE_CSV, TABLE_PARQUET, build, collect, describe, newest_sweep, read_overlay,
-    sweep_baseline, table, title,
+    LEAD_COLUMNS, PLOT_PNG, REPAIR_CSV, TABLE_CSV, TABLE_PARQUET, build, collect, config_correction, describe, newest_sweep, read_overlay,
+    sweep_baseline, sweep_correction, table, title,
 )  # fmt: skip
 
-__all__ = ["LEAD_COLUMNS", "PLOT_PNG", "REPAIR_CSV", "TABLE_CSV", "TABLE_PARQUET", "build", "collect", "describe", "main",
-           "newest_sweep", "read_overlay", "sweep_baseline", "table", "title"]  # fmt: skip
+__all__ = ["LEAD_COLUMNS", "PLOT_PNG", "REPAIR_CSV", "TABLE_CSV", "TABLE_PARQUET", "build", "collect", "config_correction", "describe", "main",
+           "newest_sweep", "read_overlay", "sweep_baseline", "sweep_correction", "table", "title"]  # fmt: skip

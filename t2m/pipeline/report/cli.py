@@ -1,7 +1,7 @@
 """The `python -m t2m.report` command: a sweep's table, plot and paired statistics, and the per-problem
 views (diff, repair, trajectory). The work is done in t2m.pipeline.report.table and its neighbours.
 
-    python -m t2m.report RESULTS_DIR [--overlay CSV] [--baseline SPEC]
+    python -m t2m.report RESULTS_DIR [--overlay CSV] [--baseline SPEC] [--correction holm|bh|none]
     python -m t2m.report diff BEFORE AFTER [--out CSV] [--all]
     python -m t2m.report repair RESULTS_DIR [--baseline SPEC]
     python -m t2m.report trajectory JOB_DIR --id ID [--vs JOB_DIR] [--sample J] [--out PNG]
@@ -22,7 +22,8 @@ from omegaconf import OmegaConf
 from t2m.analysis.repair import long_table
 from t2m.pipeline.report import baseline as baselines
 from t2m.pipeline.report.plot import remasks
-from t2m.pipeline.report.table import REPAIR_CSV, TABLE_CSV, TABLE_PARQUET, build, describe, not_one_sweep, sweep_baseline
+from t2m.analysis.stats import CORRECTIONS
+from t2m.pipeline.report.table import REPAIR_CSV, TABLE_CSV, TABLE_PARQUET, build, describe, not_one_sweep, sweep_baseline, sweep_correction
 from t2m.pipeline.store.entries import SAMPLES
 from t2m.pipeline.store.jobdir import CONFIG, SKIP_DIRS, SUMMARY, job_records
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overlay", type=Path, default=None, help="CSV of published points to draw as hollow markers")
     ap.add_argument("--baseline", default=None, help="the configuration to compare with, as in baseline=: {strategy:t2t,tau:0.5}, "
                     "a job directory, or none (default: the sweep's own baseline, else the T2T run)")  # fmt: skip
+    _correction_option(ap)
     args = ap.parse_args(argv)
     if not args.results_dir.is_dir():
         return _usage_error(f"results_dir={str(args.results_dir)!r} is not a directory")
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     load_job_plugins(args.results_dir)
     try:
         value = baselines.parse_cli(args.baseline) if args.baseline is not None else sweep_baseline(args.results_dir)
-        df, png = build(args.results_dir, args.overlay, baseline=value, into_summaries=False)  # summaries are their runs' own
+        df, png = build(args.results_dir, args.overlay, baseline=value, correction=args.correction or sweep_correction(args.results_dir),
+                        into_summaries=False)  # summaries are their runs' own
     except baselines.BaselineError as e:
         return _usage_error(str(e))
     if df.empty:
@@ -72,6 +75,11 @@ def usage() -> str:
     and its errors."""
     lines = [line.strip() for line in (__doc__ or "").splitlines() if line.strip().startswith("python -m t2m.report")]
     return "\n       ".join(lines)
+
+
+def _correction_option(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--correction", choices=list(CORRECTIONS), default=None, help="p adjusted over the configurations compared with one "
+                    "baseline: holm (family-wise), bh (false discovery rate) or none (default: the sweep's stats.correction, else holm)")  # fmt: skip
 
 
 def load_job_plugins(results_dir: Path) -> None:
@@ -136,6 +144,7 @@ def repair_main(argv: list[str]) -> int:
                                  "no answer): how many of the baseline's errors each configuration repaired, and how many correct answers it broke.")  # fmt: skip
     ap.add_argument("results_dir", type=Path, help="a sweep directory")
     ap.add_argument("--baseline", default=None, help="the configuration to compare with, as in baseline= (default: the sweep's own)")
+    _correction_option(ap)
     args = ap.parse_args(argv)
     if not args.results_dir.is_dir():
         return _usage_error(f"results_dir={str(args.results_dir)!r} is not a directory")
@@ -144,7 +153,7 @@ def repair_main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         value = baselines.parse_cli(args.baseline) if args.baseline is not None else sweep_baseline(args.results_dir)
-        df, _ = build(args.results_dir, baseline=value, into_summaries=False)
+        df, _ = build(args.results_dir, baseline=value, correction=args.correction or sweep_correction(args.results_dir), into_summaries=False)
     except baselines.BaselineError as e:
         return _usage_error(str(e))
     long = long_table(df)

@@ -1,11 +1,13 @@
 """Paired statistics for a table of configurations: each row against its baseline.
 
-    add_paired(table, results_dir, spec)  ->  (table with the columns below, warning lines)
+    add_paired(table, results_dir, spec, correction)  ->  (table with the columns below, warning lines)
     write_into_summaries(table, results_dir)
 
 Columns (empty where a row has no baseline): `vs_baseline` ("baseline" for the baseline itself, else
-"better" / "worse" at exact McNemar p < 0.05, or "n.s."), `delta_accuracy` with `delta_ci95_low` /
-`delta_ci95_high` (paired bootstrap), `mcnemar_p`, `fixed`, `broken`, `n_paired` (the problems both
+"better" / "worse" where the adjusted p is below 0.05, or "n.s."), `delta_accuracy` with `delta_ci95_low` /
+`delta_ci95_high` (paired bootstrap), `mcnemar_p` (the exact McNemar test's raw p), `p_adjusted` (that p
+adjusted over the row's family: every row compared with the same baseline in this table), `correction`
+(`stats.correction`: holm, bh or none) and `family_size`, `fixed`, `broken`, `n_paired` (the problems both
 hold) and `baseline_job`, and the corruption-and-repair counts per error class (`t2m.analysis.repair`:
 `baseline_<class>`, `repaired_<class>`, `broken_<class>` for last_mile, reasoning, no_answer). The statistics are `t2m.analysis.stats.compare`; which row is whose
 baseline is `t2m.pipeline.report.baseline`. The same dict goes into each configuration's summary.json as
@@ -27,14 +29,16 @@ from t2m.pipeline.store.entries import SAMPLES, atomic_write_json
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["vs_baseline", "delta_accuracy", "delta_ci95_low", "delta_ci95_high", "mcnemar_p", "fixed", "broken", "n_paired", "baseline_job",
-           *repair.COLUMNS]
+COLUMNS = ["vs_baseline", "delta_accuracy", "delta_ci95_low", "delta_ci95_high", "mcnemar_p", "p_adjusted", "correction", "family_size",
+           "fixed", "broken", "n_paired", "baseline_job", *repair.COLUMNS]  # fmt: skip
 
 
-def add_paired(table: pd.DataFrame, results_dir: Path, spec: dict | str | None) -> tuple[pd.DataFrame, list[str]]:
-    """`table` (from report.collect) with the paired columns, compared as `spec` says (baseline.parse).
-    A job-directory `spec` outside `results_dir` joins the table as one more row. Raises
-    BaselineError when `spec` names nothing in the table."""
+def add_paired(table: pd.DataFrame, results_dir: Path, spec: dict | str | None,
+               correction: str = stats.DEFAULT_CORRECTION) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
+    """`table` (from report.collect) with the paired columns, compared as `spec` says (baseline.parse),
+    each family's p adjusted as `correction` says (stats.adjust). A job-directory `spec` outside
+    `results_dir` joins the table as one more row. Raises BaselineError when `spec` names nothing in
+    the table."""
     results_dir = Path(results_dir)
     table = table.copy()
     for col in COLUMNS:
@@ -56,7 +60,7 @@ def add_paired(table: pd.DataFrame, results_dir: Path, spec: dict | str | None) 
                 outcomes[j] = stats.outcomes(records[j])
         result = stats.compare(outcomes[i], outcomes[b])
         values = {
-            "vs_baseline": "baseline" if i == b else result.verdict,
+            "vs_baseline": "baseline" if i == b else None,  # a verdict once the whole family is known (_adjust)
             "delta_accuracy": result.delta,
             "delta_ci95_low": result.delta_ci95[0],
             "delta_ci95_high": result.delta_ci95[1],
@@ -69,7 +73,18 @@ def add_paired(table: pd.DataFrame, results_dir: Path, spec: dict | str | None) 
         }
         for col, v in values.items():
             table.at[table.index[i], col] = v
-    return _typed(table), warnings
+    return _adjust(_typed(table), correction), warnings
+
+
+def _adjust(table: pd.DataFrame, correction: str) -> pd.DataFrame:
+    """Each family, the rows compared with one baseline, gets its p adjusted over the family and its
+    verdicts from that p: with 108 configurations tested at 0.05, raw p would mark about 5 by chance."""
+    compared = table["baseline_job"].notna() & table["vs_baseline"].ne("baseline")
+    for _, family in table[compared].groupby("baseline_job", sort=False):
+        for i, p in zip(family.index, stats.adjust(family["mcnemar_p"], correction)):
+            table.at[i, "p_adjusted"], table.at[i, "correction"], table.at[i, "family_size"] = p, correction, len(family)
+            table.at[i, "vs_baseline"] = stats.verdict(table.at[i, "delta_accuracy"], p)
+    return table
 
 
 def write_into_summaries(table: pd.DataFrame, results_dir: Path, spec: dict | str | None) -> int:
@@ -104,6 +119,9 @@ def _summary_entry(row, spec) -> dict | None:
         "delta_accuracy": float(row["delta_accuracy"]),
         "delta_accuracy_ci95": [float(row["delta_ci95_low"]), float(row["delta_ci95_high"])],
         "mcnemar_p": float(row["mcnemar_p"]),
+        "p_adjusted": None if pd.isna(row["p_adjusted"]) else float(row["p_adjusted"]),
+        "correction": row["correction"] if isinstance(row["correction"], str) else None,  # the family: the configurations compared with this baseline in this report
+        "family_size": None if pd.isna(row["family_size"]) else int(row["family_size"]),
         "alpha": stats.ALPHA,
         "repair": {col: int(row[col]) for col in repair.COLUMNS if not pd.isna(row.get(col))},
     }
@@ -138,8 +156,8 @@ def _plain_row(row: dict) -> dict:
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
-    for col in ("delta_accuracy", "delta_ci95_low", "delta_ci95_high", "mcnemar_p"):
+    for col in ("delta_accuracy", "delta_ci95_low", "delta_ci95_high", "mcnemar_p", "p_adjusted"):
         table[col] = pd.to_numeric(table[col], errors="coerce")
-    for col in ("fixed", "broken", "n_paired", *repair.COLUMNS):
+    for col in ("fixed", "broken", "n_paired", "family_size", *repair.COLUMNS):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype("Int64")
     return table

@@ -5,7 +5,8 @@ alike (docs/results.md, "Reading the plot"):
 
     colour        the strategy (detector)
     shape         the paired comparison with the baseline: ★ the baseline itself, ▲ significantly
-                  better, ▼ significantly worse (exact McNemar p < 0.05), ● not significant
+                  better, ▼ significantly worse (exact McNemar p, adjusted over the configurations
+                  compared with that baseline, < 0.05), ● not significant
     error bar     the configuration's 95% Wilson interval (unpaired: what n alone allows)
     #i            row i of sweep_results.csv; the key under the plot spells out its knobs and its
                   paired Δaccuracy with the bootstrap interval (in W&B: hover over a point)
@@ -33,6 +34,7 @@ PLOTLY_SYMBOLS = {"baseline": "star", "better": "triangle-up", "worse": "triangl
 PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications per sample (T2T edits, T2M remasks)"),
           ("mean_forwards", "avg_forwards_per_sample", "forward passes per sample"))  # fmt: skip
 MAX_LABELS = 20  # labelled points (and lines of the key); the table has the rest
+ADJUSTED = {"holm": "p_Holm", "bh": "q_BH"}  # how an adjusted p is named beside the raw one (README, "Reading the plot")
 
 
 def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[int]:
@@ -93,7 +95,8 @@ def setting(row) -> str:
 
 
 def comparison(row) -> str:
-    """`Δ +4.0 pp [+1.0, +8.0], 5 fixed / 1 broken, p = 0.031` (empty without a baseline)."""
+    """`Δ +4.0 pp [+1.0, +8.0], 5 fixed / 1 broken, p = 0.031, p_Holm = 0.093` (empty without a
+    baseline; the adjusted p, which the verdict follows, only where a correction applies)."""
     v = row.get("vs_baseline")
     if not isinstance(v, str):
         return ""
@@ -101,7 +104,24 @@ def comparison(row) -> str:
         return "the baseline"
     lo, hi = 100 * row["delta_ci95_low"], 100 * row["delta_ci95_high"]
     return (f"Δ {100 * row['delta_accuracy']:+.1f} pp [{lo:+.1f}, {hi:+.1f}], {int(row['fixed'])} fixed / {int(row['broken'])} broken, "
-            f"p = {_p(row['mcnemar_p'])}")  # fmt: skip
+            f"p = {_p(row['mcnemar_p'])}{_adjusted(row)}")  # fmt: skip
+
+
+def _adjusted(row) -> str:
+    name = ADJUSTED.get(row.get("correction"))
+    return f", {name} = {_p(row['p_adjusted'])}" if name and not pd.isna(row.get("p_adjusted")) else ""
+
+
+def rule(df: pd.DataFrame) -> str:
+    """What a ▲/▼ means in `df`, short, as the key names the p: `p_Holm < 0.05` (the exact McNemar p
+    adjusted by Holm), or `p < 0.05` for a table written before corrections or with stats.correction=none."""
+    methods = df["correction"].dropna().unique() if "correction" in df else []
+    return f"{ADJUSTED.get(methods[0], 'p') if len(methods) == 1 else 'p'} < {ALPHA}"
+
+
+def p_order(df: pd.DataFrame) -> str:
+    """The column significant rows are ranked by: the p their verdict follows."""
+    return "p_adjusted" if "p_adjusted" in df else "mcnemar_p"
 
 
 def labelled(df: pd.DataFrame) -> list:
@@ -115,7 +135,7 @@ def labelled(df: pd.DataFrame) -> list:
         ok = df[col].notna() & acc.notna()
         picked += pareto_front(df.loc[ok, col].astype(float), acc[ok])
     significant = df.index[v.isin(["better", "worse"])]
-    picked += list(df.loc[significant].sort_values("mcnemar_p").index)
+    picked += list(df.loc[significant].sort_values(p_order(df)).index)
     if len(df) <= MAX_LABELS:
         picked += list(df.index)
     return list(dict.fromkeys(picked))[:MAX_LABELS]
@@ -161,7 +181,8 @@ def png(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, title
 
 
 def paired_summary(df: pd.DataFrame) -> str:
-    """`vs baseline #0 (t2t τ=0.5), paired on 100 problems: 2 better, 1 worse, 105 not significant (exact McNemar p < 0.05)`"""
+    """`vs baseline #0 (t2t τ=0.5), paired on 100 problems: ▲ 2 better, ▼ 1 worse, ● 105 not significant
+    (p_Holm < 0.05)`"""
     if "vs_baseline" not in df or not (df["vs_baseline"] == "baseline").any():
         return "no baseline in these results: no paired comparison (set baseline=...)"
     parts = []
@@ -172,7 +193,7 @@ def paired_summary(df: pd.DataFrame) -> str:
         on = "" if n.empty else f", paired on {int(n.min())} problems" if n.min() == n.max() else f", paired on {int(n.min())}-{int(n.max())} problems"
         parts.append(f"vs baseline #{b} ({knobs(df.loc[b])}){on}: ▲ {counts.get('better', 0)} better, ▼ {counts.get('worse', 0)} worse, "
                      f"● {counts.get('n.s.', 0)} not significant")  # fmt: skip
-    return "; ".join(parts) + f" (exact McNemar p < {ALPHA})"
+    return "; ".join(parts) + f" ({rule(df)})"
 
 
 def plotly_figure(df: pd.DataFrame, col: str, xlabel: str, title: str = ""):
@@ -195,7 +216,7 @@ def plotly_figure(df: pd.DataFrame, col: str, xlabel: str, title: str = ""):
             error_y={"type": "data", "symmetric": False, "array": (100 * grp["accuracy_ci95_high"].astype(float) - acc).tolist(),
                      "arrayminus": (acc - 100 * grp["accuracy_ci95_low"].astype(float)).tolist(), "thickness": 1, "width": 0, "color": _css(color(strategy), 0.35)},
         ))  # fmt: skip
-    fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="accuracy (%), 95% Wilson intervals", legend_title_text=f"strategy · vs baseline (exact McNemar p < {ALPHA})")
+    fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="accuracy (%), 95% Wilson intervals", legend_title_text=f"strategy · vs baseline (exact McNemar, {rule(df)})")
     return fig
 
 
@@ -312,7 +333,7 @@ def _key(ax, df, rows) -> None:
     n = len(rows) + 1 + (len(df) > len(rows))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, n)
-    header = f"{'#  configuration':<43} {'accuracy [95% Wilson]':<22} vs baseline: Δ accuracy [95% paired bootstrap], exact McNemar p"
+    header = f"{'#  configuration':<43} {'accuracy [95% Wilson]':<22} vs baseline: Δ accuracy [95% paired bootstrap], exact McNemar p (raw, adjusted)"
     ax.text(0.016, n - 0.5, header, family="monospace", fontsize=8.5, va="center", color="0.35")
     for line, i in enumerate(rows, start=1):
         row, y = df.loc[i], n - 0.5 - line
@@ -335,8 +356,9 @@ def _legend_handles(df, overlay) -> tuple[list, list]:
     strategies = [s for s in COLORS if s in set(df["strategy"])] + sorted(set(df["strategy"]) - set(COLORS))
     colours = [Line2D([], [], ls="", marker="s", ms=8, color=color(s), label=s) for s in strategies]
     marks = [Line2D([], [], ls="", marker="*", ms=14, mfc="0.3", mec="gold", label="baseline")]
-    marks.append(Line2D([], [], ls="", marker="^", ms=8, mfc="0.55", mec="black", label=f"better than baseline (p < {ALPHA})"))
-    marks.append(Line2D([], [], ls="", marker="v", ms=8, mfc="0.55", mec="black", label=f"worse than baseline (p < {ALPHA})"))
+    test = rule(df)
+    marks.append(Line2D([], [], ls="", marker="^", ms=8, mfc="0.55", mec="black", label=f"better than baseline ({test})"))
+    marks.append(Line2D([], [], ls="", marker="v", ms=8, mfc="0.55", mec="black", label=f"worse than baseline ({test})"))
     marks.append(Line2D([], [], ls="", marker="o", ms=6, mfc="0.55", mec="white", label="not significant (bigger: ×k at one place)"))
     marks.append(Line2D([], [], color="0.5", lw=1, marker="_", ms=8, label="95% Wilson interval"))
     marks.append(Line2D([], [], ls="--", color="0.5", label="Pareto front"))

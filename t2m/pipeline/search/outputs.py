@@ -66,11 +66,12 @@ def mark_trial(sweeper, plan, number: int, job_dir: Path, state: str, n: int) ->
 def finish(sweeper, plan, study) -> None:
     """The table, the plots, the shortlist and the W&B run of a study, from what its storage and job
     directories hold now (every worker writes them when it ends; the last one has everything)."""
+    correction = report.config_correction(sweeper.config)  # the family: every trial compared with the baseline
     try:
-        table, _ = report.build(plan.dir, baseline=plan.baseline_spec if plan.baseline_spec is not None else NONE)
+        table, _ = report.build(plan.dir, baseline=plan.baseline_spec if plan.baseline_spec is not None else NONE, correction=correction)
     except BaselineError as e:
         log.warning("%s; the table has no paired statistics", e)
-        table, _ = report.build(plan.dir, baseline=NONE)
+        table, _ = report.build(plan.dir, baseline=NONE, correction=correction)
     trials = trials_table(study, table, plan)
     if trials.empty:
         log.warning("Search: no trials in study %s yet", plan.study_name)
@@ -207,7 +208,9 @@ def evaluated_forwards(table: pd.DataFrame) -> float:
 
 
 def shortlist(trials: pd.DataFrame, plan, comparison: dict | None, grid_dir: Path | None) -> list[str]:
-    """The study's front, cheapest first, each with its paired comparison to the baseline."""
+    """The study's front, cheapest first, each with its paired comparison to the baseline: the verdict
+    follows the p adjusted over every trial compared with the baseline (with Holm's, picking the front
+    after looking adds no false marks: the family-wise error covers every trial)."""
     own = trials[trials["duplicate_of"].isna() & (trials["trial_state"] != "baseline")]
     states, repeats = own["trial_state"].value_counts(), int(trials["duplicate_of"].notna().sum())
     lines = [f"Study {plan.study_name}: {len(own)} trials, {states.get('complete', 0)} complete, {states.get('pruned', 0)} pruned, "
@@ -218,7 +221,7 @@ def shortlist(trials: pd.DataFrame, plan, comparison: dict | None, grid_dir: Pat
     if front.empty:
         lines.append("front    (empty: no complete" + (" feasible" if plan.max_accuracy_drop is not None else "") + " trial yet)")
     for _, r in front.iterrows():
-        lines.append(f"front    #{int(r['trial']):<3} {trial_knobs(r, plan):<58} {_metrics(r)}" + (f"  vs baseline: {paired_text(r)}" if isinstance(r.get("vs_baseline"), str) else ""))
+        lines.append(f"front    #{int(r['trial']):<3} {trial_knobs(r, plan):<58} {_metrics(r)}" + (f"  vs baseline: {r['vs_baseline']}, {paired_text(r)}" if isinstance(r.get("vs_baseline"), str) else ""))
     base = trials[trials.get("vs_baseline") == "baseline"] if "vs_baseline" in trials else trials.iloc[0:0]
     if not base.empty:
         r = base.iloc[0]
