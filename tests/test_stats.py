@@ -119,3 +119,15 @@ def test_one_problem_gives_the_uninformative_interval(config, base):
     assert r.n == 1 and r.delta == int(config) - int(base)
     assert r.delta_ci95 == (-1.0, 1.0) and r.verdict == "n.s."
     assert r.to_dict()["delta_ci95"] == [-1.0, 1.0]
+
+
+@pytest.mark.parametrize("p", [[0.01, 0.04, 0.03, 0.2], [0.5], [0.001, 0.001, 0.9], [0.04, 0.01]])
+def test_holm_matches_statsmodels(p):
+    from statsmodels.stats.multitest import multipletests
+
+    assert stats.holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]))
+
+
+def test_outcomes_leave_out_undefined_values():
+    records = [{"id": "a", "x": None}, {"id": "b", "x": False}, {"id": "c", "x": True}]
+    assert stats.outcomes(records, value=lambda r: r["x"]) == {"b": False, "c": True}

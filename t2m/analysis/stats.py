@@ -2,6 +2,8 @@
 
     compare(outcomes, baseline_outcomes)  ->  Paired(n, fixed, broken, delta, delta_ci95, p_value, ...)
     outcomes(records)                     ->  {problem id: correct}
+    holm(p_values)                        ->  Holm-adjusted p values, in the same order
+    outcomes(records, value=record_faithful) -> {problem id: faithful}, problems where it is defined
 
 Two configurations that decoded the same problems give paired results: per problem both right, both
 wrong, or one of each. Only the discordant problems tell the two apart:
@@ -26,7 +28,7 @@ running, or a sweep over a different `dataset.limit`, is compared on what the tw
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 from scipy import stats
@@ -61,11 +63,15 @@ class Paired:
         return {**asdict(self), "delta_ci95": list(self.delta_ci95), "verdict": self.verdict}
 
 
-def outcomes(records: Iterable[Mapping], field: str = "correct") -> dict[str, bool]:
-    """{problem id: correct} of sample records; the first record of an id counts (as in the store)."""
+def outcomes(records: Iterable[Mapping], field: str = "correct", value: Callable[[Mapping], bool | None] | None = None) -> dict[str, bool]:
+    """{problem id: outcome} of sample records, the outcome `r[field]` or `value(r)`; the first record
+    of an id counts (as in the store). An outcome of None (undefined, e.g. fidelity of a chain that
+    computed nothing) leaves the problem out, so a comparison pairs only problems defined in both."""
     out: dict[str, bool] = {}
     for r in records:
-        out.setdefault(str(r["id"]), bool(r[field]))
+        v = value(r) if value is not None else r[field]
+        if v is not None and str(r["id"]) not in out:
+            out[str(r["id"])] = bool(v)
     return out
 
 
@@ -120,3 +126,14 @@ def paired_bootstrap_ci(x: np.ndarray, y: np.ndarray, *, seed: int = SEED, n_res
 
 def _mean_difference(x, y, axis=-1):
     return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment: the i-th smallest p times (m - i), made monotone, at most 1.
+    Controls the family-wise error rate over the m comparisons, under any dependence between them."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [1.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

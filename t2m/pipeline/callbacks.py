@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +56,24 @@ class SweepOutputs(Callback):
         from t2m.pipeline.paths import absolute
 
         sweep_dir = absolute(config.hydra.sweep.dir)
+        metric = OmegaConf.select(config, "report.metric", default="accuracy")
         overlay = absolute(config.report.overlay) if config.report.overlay else None
         # What the sweeper recorded in multirun.yaml (a search pins its baseline to its context), else the key.
         baseline = report.sweep_baseline(sweep_dir) if (sweep_dir / "multirun.yaml").exists() else config.get("baseline")
         PROGRESS.current = []
         try:
             try:
-                table, png = report.build(sweep_dir, overlay=overlay, baseline=baseline)
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=baseline, metric=metric)
             except BaselineError as e:  # the results stand; only the comparison is missing
                 log.warning("%s; the table and plot have no paired statistics (python -m t2m.report %s --baseline ...)", e, sweep_dir)
-                table, png = report.build(sweep_dir, overlay=overlay, baseline=NONE)
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=NONE, metric=metric)
         except Exception:
             log.error("Could not write the sweep table/plot; rebuild them with: python -m t2m.report %s", sweep_dir)
             raise
         if table.empty:
             return
         log.info("Sweep results: %s, %s", sweep_dir / report.TABLE_CSV, png)
-        for line in report.describe(table).splitlines():
+        for line in report.describe(table, metric=metric).splitlines():
             log.info(line)
         wandb_dir = absolute(config.tracker.dir) if config.tracker.dir else sweep_dir
         tracking.log_sweep(config.tracker, wandb_dir=wandb_dir, run_id=tracking.run_id("sweep", sweep_dir.resolve(), config.experiment),
