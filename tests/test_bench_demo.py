@@ -9,7 +9,7 @@ import torch
 import t2m
 from t2m import DecodeConfig
 from t2m.bench import demo
-from t2m.decoding.registry import STRATEGIES, strategy
+from t2m.decoding.registry import strategy
 
 
 def test_paper_grid_is_the_sweep_files_109_configurations():
@@ -20,14 +20,6 @@ def test_paper_grid_is_the_sweep_files_109_configurations():
     assert grid[0] == {"strategy": "t2t", "tau": 0.5}
     assert {"strategy": "lowprob", "tau": 0.9, "c_max": 5, "rho_max": 1.0} in grid
     DecodeConfig(**grid[-1])  # every entry is a valid configuration
-
-
-@pytest.fixture(autouse=True)
-def control():
-    """The control is registered for this module's tests only: other tests see the registry as it ships."""
-    assert demo.CONTROL not in STRATEGIES  # importing the module registered nothing
-    yield demo.register_control()
-    STRATEGIES.pop(demo.CONTROL, None)
 
 
 @pytest.fixture(scope="module")

@@ -192,3 +192,17 @@ def test_bad_inputs_are_rejected():
         decode(model, [[1], [2]], [cfg()] * 3)
     with pytest.raises(ValueError, match="batch_size"):
         decode(model, [[1]], cfg(), batch_size=0)
+
+
+def test_verification_steps_come_before_the_eos_stop_and_the_quiet_step_end():
+    import torch
+
+    from t2m.decoding.rules import block_goes_on, still_verifying
+
+    one = torch.ones(3, dtype=torch.bool)
+    post = torch.tensor([1, 2, 3])  # this is the row's 1st, 2nd, 3rd step without a mask
+    go = block_goes_on(one, one, post, one, one, torch.full((3,), 16), torch.zeros(3, dtype=torch.long), torch.full((3,), 99),
+                       torch.full((3,), 2))  # fmt: skip
+    assert go.tolist() == [True, True, False]  # verify_steps=2: EOS ends the block only after two verification forwards
+    assert still_verifying(one, post, torch.full((3,), 2)).tolist() == [True, False, False]
+    assert not still_verifying(one, post, torch.zeros(3, dtype=torch.long)).any()  # verify_steps=0: the reference's rules

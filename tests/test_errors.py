@@ -2,7 +2,9 @@
 
 import pytest
 
-from t2m.analysis.errors import CLASSES, Analysis, analyse, classify, corruption_form, last_computed_value, last_step_holds, record_analysis
+from t2m.analysis.errors import (
+    CLASSES, Analysis, analyse, classify, corruption_form, faithful, last_computed_value, last_step_holds, record_analysis, record_faithful,
+)
 
 CASES = [
     # bundled arith format
@@ -106,3 +108,24 @@ def test_record_analysis_keeps_the_stored_correctness():
     assert record_analysis({"generation": generation, "gold": "8", "correct": False, "truncated": True}).cls == "no_answer"
     assert record_analysis({"id": "1", "error_class": "reasoning"}) == Analysis("reasoning")  # no generation: the stored class
     assert record_analysis({"id": "1"}) is None
+
+
+@pytest.mark.parametrize("generation, expected", [
+    ("12 + 15 = 27. 50 - 27 = 23.\nThe answer is 23.", True),  # states its own last value
+    ("50 - 27 = 32.\nThe answer is 32.", True),  # a wrong chain faithfully copied: fidelity is gold-free
+    ("50 - 27 = 23.\nThe answer is 28.", False),  # last-mile corruption of its own value
+    ("5 + 3 = 8. The answer is is.", False),  # a garbled answer line after a computed value
+    ("12 + 15 = 27. 50 - 27 =", False),  # cut off: a value, but no answer line
+    ("20 / 6 = 3.33. The answer is 3.33", True),
+    ("3 + 4 = 7 个. 答案是7", True),
+    ("Natalia sold <<48/2=24>>24 clips. #### 72", False),  # GSM8K's note is the computed value
+    ("The answer is 5.", None),  # no chain: nothing to be faithful to
+    ("", None),
+])  # fmt: skip
+def test_answer_line_fidelity(generation, expected):
+    assert faithful(generation) is expected
+
+
+def test_record_faithful_follows_the_generation_else_the_stored_value():
+    assert record_faithful({"generation": "2 + 2 = 4. The answer is 5.", "faithful": True}) is False
+    assert record_faithful({"faithful": True}) is True and record_faithful({}) is None

@@ -138,3 +138,18 @@ def test_llada_1_batches_exactly_with_any_policy(llada):
     batched = decode(llada, prompts, configs, batch_size=10)
     alone = [decode(llada, [p], c, batch_size=1)[0] for p, c in zip(prompts, configs)]
     assert [key(r) for r in batched] == [key(r) for r in alone]
+
+
+def test_verify_steps_batched_equals_one_at_a_time_and_costs_forwards(llada2):
+    """verify_steps (per row, in tensors) keeps each row's results independent of its batch, and each
+    verification step is a forward pass the row takes part in."""
+    prompts, configs = mixed_rows(12, seed=7)
+    configs = [c.replace(verify_steps=i % 3, eos_early_stop=True) for i, c in enumerate(configs)]
+    batched = decode(llada2, prompts, configs, batch_size=12)
+    alone = [decode(llada2, [p], c, batch_size=1)[0] for p, c in zip(prompts, configs)]
+    assert [key(r) + (r.forwards,) for r in batched] == [key(r) + (r.forwards,) for r in alone]
+    plain = decode(llada2, prompts, [c.replace(verify_steps=0) for c in configs], batch_size=12)
+    for r, p, c in zip(batched, plain, configs):
+        assert c.verify_steps or key(r) + (r.forwards,) == key(p) + (p.forwards,)  # verify_steps=0 is the default's decoding
+    # A block that holds EOS when its last mask is filled ends there by default; verification reads it first.
+    assert sum(r.forwards for r, c in zip(batched, configs) if c.verify_steps) > sum(p.forwards for p, c in zip(plain, configs) if c.verify_steps)

@@ -23,7 +23,7 @@ def scratch_registry(monkeypatch):
 def test_builtin_facts_come_from_the_registry():
     assert {n: (s.remasks, s.default_tau) for n, s in STRATEGIES.items()} == {
         "none": (False, 0.0), "t2t": (False, 0.5), "lowprob": (True, 0.3), "t2t_remask": (True, 0.7), "logitdiff": (True, 0.2),
-        "wino": (True, 0.9),
+        "wino": (True, 0.9), "random_remask": (True, 0.05),
     }  # fmt: skip
     assert [n for n, s in STRATEGIES.items() if s.baseline] == ["t2t"] and STRATEGIES["logitdiff"].needs_previous_step
     assert set(UNMASKING) >= {"threshold", "low_confidence", "wino"}

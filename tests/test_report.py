@@ -314,3 +314,28 @@ def test_newest_sweep_is_the_last_written_and_an_empty_root_says_how_to_make_one
     assert report.newest_sweep(tmp_path) == newer
     with pytest.raises(FileNotFoundError, match=r"no sweep under .*; run one with trajectory=true or set RESULTS_DIR"):
         report.newest_sweep(tmp_path / "empty", "run one with trajectory=true")
+
+
+def test_fidelity_is_compared_like_accuracy_and_can_differ_from_it(tmp_path):
+    """Answer-line fidelity gets the same paired columns as accuracy, from its own outcomes: here the
+    second configuration states its chain's value on 10 more problems, while its accuracy is the same."""
+    def records(unfaithful):
+        return [{**r, "generation": f"{i} + 0 = {i}. The answer is {i + 1 if i < unfaithful else i}."}
+                for i, r in enumerate(records_of(0.5))]  # fmt: skip
+
+    for num, (strategy, unfaithful) in enumerate([("t2t", 20), ("lowprob", 10)]):
+        job = tmp_path / f"{num}_{strategy}"
+        job.mkdir()
+        config = {"strategy": strategy, "tau": 0.5, "c_max": 1, "rho_max": 0.25, "threshold": 0.7, "model": {"name_or_path": "fake"},
+                  "dataset": {"name": "arith100"}}  # fmt: skip
+        view(job, {"k": num}, records(unfaithful), [f"p{i}" for i in range(N)], config)
+    df, png = report.build(tmp_path, metric="fidelity")
+    row = df.iloc[1]
+    assert (row["fidelity"], df.iloc[0]["fidelity"], row["n_fidelity"]) == (pytest.approx(50 / 60), pytest.approx(40 / 60), 60)
+    assert (row["fixed"], row["broken"], row["mcnemar_p"]) == (0, 0, 1.0)  # accuracy: the same answers' correctness
+    assert (row["fidelity_fixed"], row["fidelity_broken"], row["delta_fidelity"]) == (10, 0, pytest.approx(10 / 60))
+    assert row["fidelity_mcnemar_p"] == pytest.approx(2 * 0.5**10) and row["fidelity_vs_baseline"] == "better"
+    lines = report.describe(df, metric="fidelity").splitlines()
+    assert lines[0] == "metric   answer-line fidelity" and any(line.startswith("better   #1") and "fid  83.3%" in line for line in lines)
+    assert lines[-1].startswith("caption  accuracy: 50.0-50.0%") and "0 better, 0 worse" in lines[-1]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

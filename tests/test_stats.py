@@ -152,3 +152,8 @@ def test_verdict_follows_the_p_it_is_given():
     assert stats.verdict(0.05, 0.05) == "n.s." and stats.verdict(0.05, float("nan")) == "n.s."
     raw = 0.03  # below α alone; in a family of three with two larger p, Holm's step-down p is 3 * 0.03
     assert stats.verdict(0.1, raw) == "better" and stats.verdict(0.1, stats.adjust([raw, 0.2, 0.5])[0]) == "n.s."
+
+
+def test_outcomes_leave_out_undefined_values():
+    records = [{"id": "a", "x": None}, {"id": "b", "x": False}, {"id": "c", "x": True}]
+    assert stats.outcomes(records, value=lambda r: r["x"]) == {"b": False, "c": True}

@@ -18,7 +18,7 @@ from conftest import REPO
 from t2m.analysis.metrics import summarize, wilson_interval
 from t2m.pipeline.store.jobdir import CONFIG, POINTER, SUMMARY, JobDir, pointed_records
 from t2m.pipeline.store import lock as locks
-from t2m.pipeline.store.lock import Busy, FileLock, LockLost, WaitedTooLong
+from t2m.pipeline.store.lock import Busy, FileLock, WaitedTooLong
 from t2m.pipeline.store.entries import SAMPLES, Entry, StoreError, atomic_write_json, fingerprint, read_jsonl, read_records, write_atomically
 
 KEY = {"decode": {"strategy": "lowprob", "tau": 0.3}, "model": "tiny", "dataset": "arith100", "code": "abc"}
@@ -223,7 +223,7 @@ def test_a_stopped_holder_is_named_and_the_wait_gives_up_and_a_deleted_file_is_l
         while out.read_text() == "held":
             assert time.time() < deadline
             time.sleep(0.1)
-        assert out.read_text().startswith(f"lost: lost the lock of thing: its lock file was deleted by hand and host")
+        assert out.read_text().startswith("lost: lost the lock of thing: its lock file was deleted by hand and host")
         assert newcomer.held and newcomer.holder()["pid"] == os.getpid()
         newcomer.release()
     finally:

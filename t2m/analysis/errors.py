@@ -3,6 +3,13 @@
     classify(generation, gold)      ->  "correct" | "last_mile" | "reasoning" | "no_answer"
     analyse(generation, gold)       ->  Analysis(cls, last_value, form): the class with its details
     record_analysis(record)         ->  the same for a stored sample (its stored `correct` decides correctness)
+    faithful(generation)            ->  answer-line fidelity: True / False, None where the chain computed nothing
+    record_faithful(record)         ->  the same for a stored sample
+
+Answer-line fidelity is gold-free: the stated answer equals the reasoning's own last computed value
+(`last_computed_value`, the number the last_value rule reads). It is the paper's last-mile notion
+measured against the model's own chain, so it moves when a decoder copies a value into the answer line
+wrongly even where the chain itself is wrong (on the bundled model, almost every error).
 
 Two definitions of last-mile corruption, named apart (docs/scoring.md has examples of each):
 
@@ -87,6 +94,28 @@ def record_analysis(record: Mapping) -> Analysis | None:
     if record.get("generation") is None or record.get("gold") is None:
         return Analysis(record["error_class"]) if record.get("error_class") else None
     return analyse(record["generation"], str(record["gold"]), bool(record.get("truncated")), correct=bool(record.get("correct")))
+
+
+def faithful(generation: str) -> bool | None:
+    """Whether the stated answer equals the chain's last computed value; None when the chain holds no
+    value to compare with (nothing to be faithful to). No stated answer, or a garbled answer line
+    ("The answer is is."), after a chain that computed something is unfaithful."""
+    chain, stated = split_answer(generation)
+    if stated is None:
+        garbled = repeated_marker(generation)
+        chain = chain if garbled is None else _normalize(generation)[:garbled]
+    computed = last_computed_value(chain)
+    if computed is None:
+        return None
+    return stated is not None and same_answer(stated, computed)
+
+
+def record_faithful(record: Mapping) -> bool | None:
+    """`faithful` of a stored sample, from its generation (today's definition, as record_analysis);
+    a record without a generation keeps its stored value."""
+    if record.get("generation") is None:
+        return record.get("faithful")
+    return faithful(record["generation"])
 
 
 def reaches(chain: str, gold: str) -> bool:

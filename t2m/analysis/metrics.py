@@ -5,7 +5,9 @@ One module for every number a summary, table, W&B run or plot shows, so they all
     summarize(records)          accuracy (flexible and strict) with 95% Wilson intervals, cost means,
                                 errors by class (n_last_mile, n_reasoning, n_no_answer), the stricter
                                 last-mile rule (n_last_value) and the corruption forms (n_marker_repeated,
-                                n_digits_appended, n_digits_dropped, n_digit_substituted, n_other_corruption)
+                                n_digits_appended, n_digits_dropped, n_digit_substituted, n_other_corruption);
+                                answer-line fidelity (t2m.analysis.errors.faithful) with its interval, over
+                                the n_fidelity samples where it is defined, and n_faithful of them
     wilson_interval(k, n)       the interval itself
 """
 
@@ -13,6 +15,11 @@ from __future__ import annotations
 
 import math
 
+from t2m.analysis.errors import record_faithful
+
+# The per-problem outcomes a configuration is judged by, with their labels: what a plot's y-axis
+# (report.metric) and the paired statistics may be about.
+METRICS = {"accuracy": "accuracy", "fidelity": "answer-line fidelity"}
 from t2m.analysis.repair import error_counts
 
 
@@ -36,6 +43,8 @@ def summarize(records: list[dict], n_expected: int | None = None) -> dict:
     ks = sum(bool(r["strict_correct"]) for r in records)
     wall = sum(r.get("decode_share_s", 0.0) for r in records)
     out_tokens = sum(r["output_tokens"] for r in records)
+    defined = [f for f in map(record_faithful, records) if f is not None]  # a chain that computed nothing has no fidelity
+    kf = sum(defined)
 
     def mean(field):
         return sum(r[field] for r in records) / n if n else None
@@ -48,6 +57,10 @@ def summarize(records: list[dict], n_expected: int | None = None) -> dict:
         "n_correct": k,
         "strict_accuracy": ks / n if n else None,
         "strict_accuracy_ci95": list(wilson_interval(ks, n)),
+        "fidelity": kf / len(defined) if defined else None,
+        "fidelity_ci95": list(wilson_interval(kf, len(defined))),
+        "n_faithful": kf,
+        "n_fidelity": len(defined),
         "mean_modifications": mean("modifications"),
         "mean_t2t_edits": mean("t2t_edits"),
         "mean_remasks": mean("remasks"),

@@ -4,6 +4,7 @@
     outcomes(records)                     ->  {problem id: correct}
     adjust(p_values, correction)          ->  the p-values adjusted for the family they form (Holm, BH)
     verdict(delta, p)                     ->  "better" / "worse" / "n.s."
+    outcomes(records, value=record_faithful) -> {problem id: faithful}, problems where it is defined
 
 Two configurations that decoded the same problems give paired results: per problem both right, both
 wrong, or one of each. Only the discordant problems tell the two apart:
@@ -34,7 +35,7 @@ running, or a sweep over a different `dataset.limit`, is compared on what the tw
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 from scipy import stats
@@ -72,11 +73,15 @@ class Paired:
         return {**asdict(self), "delta_ci95": list(self.delta_ci95), "verdict": self.verdict}
 
 
-def outcomes(records: Iterable[Mapping], field: str = "correct") -> dict[str, bool]:
-    """{problem id: correct} of sample records; the first record of an id counts (as in the store)."""
+def outcomes(records: Iterable[Mapping], field: str = "correct", value: Callable[[Mapping], bool | None] | None = None) -> dict[str, bool]:
+    """{problem id: outcome} of sample records, the outcome `r[field]` or `value(r)`; the first record
+    of an id counts (as in the store). An outcome of None (undefined, e.g. fidelity of a chain that
+    computed nothing) leaves the problem out, so a comparison pairs only problems defined in both."""
     out: dict[str, bool] = {}
     for r in records:
-        out.setdefault(str(r["id"]), bool(r[field]))
+        v = value(r) if value is not None else r[field]
+        if v is not None and str(r["id"]) not in out:
+            out[str(r["id"])] = bool(v)
     return out
 
 

@@ -34,6 +34,7 @@ class DecodeConfig:
     block_length: int = 32
     gen_length: int = 256
     max_post_steps: int = 16
+    verify_steps: int = 0  # forwards after a block's last mask is filled before EOS stop may end it (0: the reference)
     eos_early_stop: bool = True
     attention: str = "reference"  # reference (the paper's code on LLaDA2.x) | block_causal
     temperature: float = 0.0
@@ -75,6 +76,7 @@ class DecodeConfig:
         _check_int("block_length", self.block_length, 1)
         _check_int("gen_length", self.gen_length, 1)
         _check_int("max_post_steps", self.max_post_steps, 0)
+        _check_int("verify_steps", self.verify_steps, 0)
         _check_int("seed", self.seed, 0, MAX_SEED)
         for flag in ("eos_early_stop", "refresh_cache"):
             if not isinstance(getattr(self, flag), bool):

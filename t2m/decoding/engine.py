@@ -33,7 +33,7 @@ from t2m.decoding.forward import ForwardPasses
 from t2m.decoding.models import DiffusionLM
 from t2m.decoding.proposals import Proposer, hashed_uniform
 from t2m.decoding.registry import StepView
-from t2m.decoding.rules import block_goes_on, cap_remasks, finished, logitdiff_memory
+from t2m.decoding.rules import block_goes_on, cap_remasks, finished, logitdiff_memory, still_verifying
 
 
 @dataclass
@@ -157,7 +157,7 @@ def _decode_block(batch: "_Batch", j: int, active: torch.Tensor) -> torch.Tensor
         block.post_steps += active & no_mask
         holds_eos = ((canvas.tokens[:, :e] == batch.eos_id) & canvas.generated[:, :e]).any(1)
         active = block_goes_on(active, no_mask, block.post_steps, holds_eos, knobs.eos_early_stop, knobs.max_post_steps,
-                               batch.steps[:, j], knobs.step_cap)  # fmt: skip
+                               batch.steps[:, j], knobs.step_cap, knobs.verify_steps)  # fmt: skip
         rows = active.nonzero().squeeze(1)  # the step's one host sync
         if rows.numel() == 0:
             return block.stale
@@ -167,7 +167,8 @@ def _decode_block(batch: "_Batch", j: int, active: torch.Tensor) -> torch.Tensor
         changed = (new != old[rows]).any(1)
         canvas.tokens[rows, s:e] = new
         block.stale[rows] = changed
-        active[rows] = ~(no_mask[rows] & ~changed)  # a no-mask step that changed nothing ends the block
+        # A no-mask step that changed nothing ends the block, unless verification steps remain.
+        active[rows] = ~(no_mask[rows] & ~changed) | still_verifying(no_mask[rows], block.post_steps[rows], knobs.verify_steps[rows])
 
 
 def _decode_step(batch: "_Batch", block: "_BlockState", j: int, rows, logits, old):
@@ -266,6 +267,7 @@ class _Knobs:
         self.c_max = vec([math.inf if c.c_max is None else c.c_max for c in configs])
         self.rho_max = vec([c.rho_max for c in configs], torch.float64)
         self.max_post_steps = vec([c.max_post_steps for c in configs], torch.long)
+        self.verify_steps = vec([c.verify_steps for c in configs], torch.long)
         self.eos_early_stop = vec([c.eos_early_stop for c in configs], torch.bool)
         self.refresh_cache = vec([c.refresh_cache for c in configs], torch.bool)
         self.reference = vec([c.attention == "reference" for c in configs], torch.bool)
@@ -287,7 +289,7 @@ def _block_step_cap(c: DecodeConfig) -> int:
     bind when c_max is set (unless the model proposes the mask token itself); it is what ends a
     block where the reference would loop forever (unbounded remasking, a model stuck on the mask)."""
     refills = 8 if c.c_max is None else c.c_max
-    return c.block_length * (1 + refills) + c.max_post_steps + 1
+    return c.block_length * (1 + refills) + max(c.max_post_steps, c.verify_steps) + 1
 
 
 class _Policies:

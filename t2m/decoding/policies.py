@@ -42,6 +42,16 @@ def logitdiff(v):
     return drop > v.tau, -drop
 
 
+@register_strategy("random_remask", remasks=True, default_tau=0.05)
+def random_remask(v):
+    """The control every detector should beat: remask each committed token with probability tau,
+    whatever the model thinks (seeded per row, step and position, so the same in any batch). At the
+    tau whose remask count matches a detector's (t2m.pipeline.control), a detector's gain over it is
+    detection's, not refilling's."""
+    u = v.uniform()
+    return u < v.tau, u  # a random order for the rho_max cap too
+
+
 # ---- unmasking (M2T) ------------------------------------------------------------------------------
 
 

@@ -12,17 +12,18 @@ plus a registry entry holding its facts. Those facts live nowhere else: `DecodeC
 against them, the Hydra config reads the default tau from them, the pipeline and the report ask
 them whether a strategy remasks or is the baseline.
 
-Your own policy is a module that registers it (no edit to t2m needed), e.g. a random-remask control:
+Your own policy is a module that registers it (no edit to t2m needed), e.g. LowProb with a soft edge:
 
     from t2m.decoding import register_strategy
 
-    @register_strategy("random_remask", remasks=True, default_tau=0.05)
-    def random_remask(view):
-        '''Remask each committed token with probability tau, whatever the model thinks.'''
+    @register_strategy("soft_lowprob", remasks=True, default_tau=0.3)
+    def soft_lowprob(view):
+        '''Remask a committed token at random with probability tau * sqrt(1 - p), p its probability under
+        the current logits: a doubtful token often, a certain one never (the sqrt lets doubt grow fast).'''
         u = view.uniform()  # seeded, batch-independent
-        return u < view.tau, u  # (flags, score: lower = remask first)
+        return u < view.tau * (1 - view.p_old).sqrt(), u  # (flags, score: lower = remask first)
 
-Name the module in the config (`plugins: [mylab.detectors]`) and `strategy=random_remask` runs.
+Name the module in the config (`plugins: [mylab.detectors]`) and `strategy=soft_lowprob` runs.
 """
 
 from __future__ import annotations

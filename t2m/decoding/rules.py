@@ -14,12 +14,19 @@ def most_confident(score, among, k):
     return among & (_rank(order) < k)
 
 
-def block_goes_on(active, no_mask, post_steps, holds_eos, eos_stop, max_post_steps, steps_taken, step_cap):
+def block_goes_on(active, no_mask, post_steps, holds_eos, eos_stop, max_post_steps, steps_taken, step_cap, verify_steps=0):
     """Which rows take another step of their block. A step that begins with no mask is a post step;
     then, with `eos_early_stop`, a generated part that already holds EOS ends the block, and so does
-    going past `max_post_steps`. (A no-mask step that changed nothing ends it too; see `decode_step`.)"""
-    post_limit = no_mask & ((eos_stop & holds_eos) | (post_steps > max_post_steps))
+    going past `max_post_steps`. (A no-mask step that changed nothing ends it too; see `decode_step`.)
+    The first `verify_steps` post steps are verification: neither rule ends the block before them."""
+    post_limit = no_mask & (post_steps > verify_steps) & ((eos_stop & holds_eos) | (post_steps > max_post_steps))
     return active & ~post_limit & (steps_taken < step_cap)
+
+
+def still_verifying(no_mask, post_steps, verify_steps):
+    """Rows whose step began with no mask and that owe more verification steps: a step of theirs that
+    changed nothing does not end the block."""
+    return no_mask & (post_steps < verify_steps)
 
 
 def cap_remasks(candidate, score, editable, count, c_max, rho_max):

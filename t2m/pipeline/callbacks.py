@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class SweepOutputs(Callback):
         from t2m.pipeline.paths import absolute
 
         sweep_dir = absolute(config.hydra.sweep.dir)
+        metric = OmegaConf.select(config, "report.metric", default="accuracy")
         overlay = absolute(config.report.overlay) if config.report.overlay else None
         # What the sweeper recorded in multirun.yaml (a search pins its baseline to its context), else the key.
         baseline = report.sweep_baseline(sweep_dir) if (sweep_dir / "multirun.yaml").exists() else config.get("baseline")
@@ -83,17 +84,17 @@ class SweepOutputs(Callback):
         PROGRESS.current = []
         try:
             try:
-                table, png = report.build(sweep_dir, overlay=overlay, baseline=baseline, correction=correction)
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=baseline, correction=correction, metric=metric)
             except BaselineError as e:  # the results stand; only the comparison is missing
                 log.warning("%s; the table and plot have no paired statistics (python -m t2m.report %s --baseline ...)", e, sweep_dir)
-                table, png = report.build(sweep_dir, overlay=overlay, baseline=NONE, correction=correction)
+                table, png = report.build(sweep_dir, overlay=overlay, baseline=NONE, correction=correction, metric=metric)
         except Exception:
             log.error("Could not write the sweep table/plot; rebuild them with: python -m t2m.report %s", sweep_dir)
             raise
         if table.empty:
             return
         log.info("Sweep results: %s, %s", sweep_dir / report.TABLE_CSV, png)
-        for line in report.describe(table).splitlines():
+        for line in report.describe(table, metric=metric).splitlines():
             log.info(line)
         wandb_dir = absolute(config.tracker.dir) if config.tracker.dir else sweep_dir
         tracking.log_sweep(config.tracker, wandb_dir=wandb_dir, run_id=tracking.run_id("sweep", sweep_dir.resolve(), config.experiment),

@@ -177,6 +177,7 @@ class Member:
         self.prompts = get_prompts(lm, cfg.dataset, self.problems, data_digest)
         self.ids = [p.id for p in self.problems]
         self.lm = lm
+        self.control = self.calibrate(data_digest) if cfg.get("control_of") else {}
         # One entry per sample of a problem: sample j decodes with its own seed, so it is the entry of
         # that seed's single run (reused by any run that asks for it); sample 0 is the run's own seed.
         self.dcfgs = [self.dcfg.replace(seed=s) for s in sample_seeds(self.dcfg.seed, cfg.samples_per_prompt)]
@@ -186,6 +187,21 @@ class Member:
         self.trajectories = trajectory_ids(cfg.trajectory, self.ids)
         self.progress = {"label": self.label, "entry": self.entry, "ids": self.ids, "total": len(self.problems)}
         PROGRESS.current.append(self.progress)
+
+    def calibrate(self, data_digest: str) -> dict:
+        """A matched control (t2m.pipeline.control): the tau at which random remasking spends the
+        target detector's remasks; this job then decodes at that tau. Returns its summary fields."""
+        from t2m.pipeline import control
+
+        cfg, lm = self.cfg, self.lm
+        target = control.target_config(self.dcfg, OmegaConf.to_container(cfg.control_of, resolve=True))
+        problems = control.calibration_problems(cfg.dataset.name, self.problems)
+        calibration = control.calibrate(lm, self.dcfg, target, get_prompts(lm, cfg.dataset, problems, f"calibration:{data_digest}"), cfg.batch_size)
+        self.dcfg = self.dcfg.replace(tau=calibration.tau)
+        self.label = describe(self.dcfg)
+        log.info(f"[{self.num}] {calibration.line(target)}")
+        target_key = provenance.run_key(cfg, target, lm, data_digest)
+        return control.summary_fields(target, Entry(absolute(cfg.store.dir), target_key).fingerprint, calibration)
 
     def claim_entry(self, entry: Entry) -> None:
         self.locks.enter_context(entry.claim(self.cfg.store.if_busy, self.cfg.store.get("wait_timeout_s")))
@@ -227,6 +243,7 @@ class Member:
             "n_duplicates": preflight.dataset_duplicates(cfg.dataset),  # left out of the dataset: n counts distinct problems
             **metrics.summarize(records, len(self.problems)),
             **_sampling_summary(self.entries, self.ids),
+            **self.control,
             "fingerprint": self.view.fingerprint,
             "subset": subset_digest(self.ids),
             "store": str(self.entry.path),
@@ -240,7 +257,7 @@ class Member:
         self.release()
         log.info(
             f"[{self.num}] {self.label} | acc {100 * summary['accuracy']:5.1f}% "
-            f"[{100 * summary['accuracy_ci95'][0]:.1f}, {100 * summary['accuracy_ci95'][1]:.1f}] | "
+            f"[{100 * summary['accuracy_ci95'][0]:.1f}, {100 * summary['accuracy_ci95'][1]:.1f}] | {_fidelity(summary)}"
             f"mods {summary['mean_modifications']:.2f} | fwd {summary['mean_forwards']:.1f} | {summary['wall_time_s']:.1f}s"
         )
         if summary["n_truncated"] > TRUNCATED_SHARE * summary["n"]:
@@ -481,6 +498,11 @@ def _sampling_summary(entries, ids) -> dict:
         "tokens_per_s": sum(r["output_tokens"] for r in every) / wall if wall > 0 else None,
     }
 
+
+
+def _fidelity(summary: dict) -> str:
+    f = summary.get("fidelity")
+    return "" if f is None else f"fid {100 * f:5.1f}% | "
 
 
 def describe(dcfg) -> str:

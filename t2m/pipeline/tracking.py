@@ -129,7 +129,7 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
         import wandb
 
         from t2m.analysis.repair import long_table
-        from t2m.pipeline.report.plot import PANELS, plotly_figure
+        from t2m.pipeline.report.plot import METRICS, PANELS, plotly_figure
 
         config = {"sweep": group, "configurations": len(table)}
         with _run(tracker, wandb_dir, run_id, marker, name=name, group=group, job_type="sweep", config=config) as run:
@@ -137,8 +137,9 @@ def log_sweep(tracker, *, wandb_dir: Path, run_id: str, name: str, group: str, t
             df = df.astype(object).where(df.notna(), None).map(_python)  # NaN, <NA> -> None; numpy scalars -> Python
             cols = [c for c in df.columns if df[c].map(_scalar).all()]
             logged = {"configurations": wandb.Table(columns=cols, data=df[cols].values.tolist())}
-            for col, _, label in PANELS:
-                logged[f"accuracy_vs_{col}"] = wandb.Plotly(plotly_figure(table, col, label, title=f"accuracy vs {label}"))
+            for metric in METRICS if "fidelity" in table else ["accuracy"]:
+                for col, _, label in PANELS:
+                    logged[f"{metric}_vs_{col}"] = wandb.Plotly(plotly_figure(table, col, label, title=f"{METRICS[metric]} vs {label}", metric=metric))
             if plot_png is not None and Path(plot_png).exists():
                 logged["cost_vs_accuracy"] = wandb.Image(str(plot_png))
             repair = long_table(table)
@@ -190,6 +191,9 @@ def sweep_summary(table) -> dict:
 
         out["vs_baseline/correction"] = ", ".join(compared["correction"].dropna().unique())
         out["vs_baseline/raw_significant"] = int((compared["mcnemar_p"] < ALPHA).sum())  # what the marks were before correction
+    if "fidelity_vs_baseline" in table:  # the same counts on answer-line fidelity
+        fidelity = table["fidelity_vs_baseline"].value_counts()
+        out.update({f"fidelity_vs_baseline/{k}": int(fidelity.get(k, 0)) for k in ("better", "worse", "n.s.")})
     bases = table.loc[table["vs_baseline"] == "baseline", "job"].tolist()
     if bases:
         out["baseline"] = bases[0] if len(bases) == 1 else ", ".join(bases)

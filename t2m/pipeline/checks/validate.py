@@ -20,6 +20,7 @@ from functools import lru_cache
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from t2m.analysis.metrics import METRICS
 from t2m.decoding.config import MAX_COUNT, DecodeConfig
 from t2m.pipeline.checks import resolvers
 from t2m.pipeline.store.lock import IF_BUSY
@@ -139,6 +140,10 @@ def _check_values(cfg: DictConfig, here: bool = True) -> DecodeConfig:
         raise ConfigError(f"tracker.mode={cfg.tracker.mode!r} is unknown; allowed: {', '.join(TRACKER_MODES)}")
     _check_baseline(cfg.get("baseline"))
     _check_correction(OmegaConf.select(cfg, "stats.correction", default=None))
+    _check_control(cfg.get("control_of"), dc)
+    metric = cfg.get("report", {}).get("metric", "accuracy")
+    if metric not in METRICS:
+        raise ConfigError(f"report.metric={metric!r} is unknown; allowed: {', '.join(METRICS)}")
     overlay = cfg.get("report", {}).get("overlay")
     if overlay is not None and not absolute(overlay).is_file():
         raise ConfigError(f"report.overlay={overlay!r} does not exist; allowed: a CSV file, or null")
@@ -316,6 +321,19 @@ def _omegaconf_line(e: OmegaConfBaseException) -> str:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     key = getattr(e, "full_key", None)
     return f"{key}: {msg}" if key and key not in msg else msg
+
+
+def _check_control(value, dc: DecodeConfig) -> None:
+    from t2m.pipeline.control import target_config
+
+    if value is None:
+        return
+    if not OmegaConf.is_dict(value) and not isinstance(value, dict):
+        raise ConfigError(f"control_of={value!r} is invalid; allowed: null or {{strategy: lowprob, tau: 0.7, ...}}")
+    try:
+        target_config(dc, OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _check_baseline(value) -> None:

@@ -1,7 +1,7 @@
 """The `python -m t2m.report` command: a sweep's table, plot and paired statistics, and the per-problem
 views (diff, repair, trajectory). The work is done in t2m.pipeline.report.table and its neighbours.
 
-    python -m t2m.report RESULTS_DIR [--overlay CSV] [--baseline SPEC] [--correction holm|bh|none]
+    python -m t2m.report RESULTS_DIR [--overlay CSV] [--baseline SPEC] [--correction holm|bh|none] [--metric accuracy|fidelity]
     python -m t2m.report diff BEFORE AFTER [--out CSV] [--all]
     python -m t2m.report repair RESULTS_DIR [--baseline SPEC]
     python -m t2m.report trajectory JOB_DIR --id ID [--vs JOB_DIR] [--sample J] [--out PNG]
@@ -23,7 +23,8 @@ from t2m.analysis.repair import long_table
 from t2m.pipeline.report import baseline as baselines
 from t2m.pipeline.report.plot import remasks
 from t2m.analysis.stats import CORRECTIONS
-from t2m.pipeline.report.table import REPAIR_CSV, TABLE_CSV, TABLE_PARQUET, build, describe, not_one_sweep, sweep_baseline, sweep_correction
+from t2m.pipeline.report.plot import METRICS
+from t2m.pipeline.report.table import REPAIR_CSV, TABLE_CSV, TABLE_PARQUET, build, describe, not_one_sweep, sweep_baseline, sweep_correction, sweep_metric
 from t2m.pipeline.store.entries import SAMPLES
 from t2m.pipeline.store.jobdir import CONFIG, SKIP_DIRS, SUMMARY, job_records
 
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", default=None, help="the configuration to compare with, as in baseline=: {strategy:t2t,tau:0.5}, "
                     "a job directory, or none (default: the sweep's own baseline, else the T2T run)")  # fmt: skip
     _correction_option(ap)
+    ap.add_argument("--metric", choices=list(METRICS), default=None,
+                    help="the plot's y-axis and the printout's verdicts (default: the sweep's report.metric, else accuracy)")
     args = ap.parse_args(argv)
     if not args.results_dir.is_dir():
         return _usage_error(f"results_dir={str(args.results_dir)!r} is not a directory")
@@ -59,13 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     load_job_plugins(args.results_dir)
     try:
         value = baselines.parse_cli(args.baseline) if args.baseline is not None else sweep_baseline(args.results_dir)
+        metric = args.metric or sweep_metric(args.results_dir)
         df, png = build(args.results_dir, args.overlay, baseline=value, correction=args.correction or sweep_correction(args.results_dir),
-                        into_summaries=False)  # summaries are their runs' own
+                        metric=metric, into_summaries=False)  # summaries are their runs' own
     except baselines.BaselineError as e:
         return _usage_error(str(e))
     if df.empty:
         return 1
-    print(describe(df))
+    print(describe(df, metric=metric))
     print(f"{len(df)} configurations -> {args.results_dir / TABLE_CSV}, {args.results_dir / TABLE_PARQUET}, {png}")
     return 0
 

@@ -14,6 +14,8 @@ alike (docs/results.md, "Reading the plot"):
     dashed line   the Pareto front: configurations no other beats on both cost and accuracy
 
 The y-axis spans the intervals, not just the points, so a one-problem difference looks as small as it is.
+`metric` picks the y-axis (METRICS: accuracy, or answer-line fidelity, t2m.analysis.errors.faithful);
+the marks and the key then show that metric's paired comparison (`for_metric`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from t2m.analysis.metrics import METRICS
 from t2m.analysis.stats import ALPHA
 from t2m.pipeline.report.baseline import is_default_baseline_strategy
+from t2m.pipeline.report.paired import STATS, names
 
 COLORS = {"t2t": "black", "lowprob": "tab:blue", "t2t_remask": "tab:orange", "logitdiff": "tab:green", "none": "tab:gray", "wino": "tab:red"}
 OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")  # strategies of your own
@@ -35,6 +39,20 @@ PANELS = (("mean_modifications", "avg_modifications_per_sample", "modifications 
           ("mean_forwards", "avg_forwards_per_sample", "forward passes per sample"))  # fmt: skip
 MAX_LABELS = 20  # labelled points (and lines of the key); the table has the rest
 ADJUSTED = {"holm": "p_Holm", "bh": "q_BH"}  # how an adjusted p is named beside the raw one (README, "Reading the plot")
+
+
+def for_metric(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The table with `metric`'s value, interval and paired columns where the drawing (and the
+    printout) read accuracy's, so one drawing serves every metric."""
+    if metric not in METRICS:
+        raise ValueError(f"metric={metric!r} is unknown; allowed: {', '.join(METRICS)}")
+    if metric == "accuracy" or metric not in df:
+        return df
+    mapping = {metric: "accuracy", f"{metric}_ci95_low": "accuracy_ci95_low", f"{metric}_ci95_high": "accuracy_ci95_high"}
+    for against in ("baseline", "control"):
+        mapping.update({names(metric, against)[k]: names("accuracy", against)[k] for k in STATS})
+    mapping = {k: v for k, v in mapping.items() if k in df}
+    return df.drop(columns=[v for v in mapping.values() if v in df]).rename(columns=mapping).assign(_metric=metric)
 
 
 def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[int]:
@@ -103,13 +121,21 @@ def comparison(row) -> str:
     if v == "baseline":
         return "the baseline"
     lo, hi = 100 * row["delta_ci95_low"], 100 * row["delta_ci95_high"]
-    return (f"Δ {100 * row['delta_accuracy']:+.1f} pp [{lo:+.1f}, {hi:+.1f}], {int(row['fixed'])} fixed / {int(row['broken'])} broken, "
+    text = (f"Δ {100 * row['delta_accuracy']:+.1f} pp [{lo:+.1f}, {hi:+.1f}], {int(row['fixed'])} fixed / {int(row['broken'])} broken, "
             f"p = {_p(row['mcnemar_p'])}{_adjusted(row)}")  # fmt: skip
+    if _present(row.get("control_fixed")):  # a detector with its matched random-remask control
+        text += (f"; vs control {int(row['control_fixed'])}/{int(row['control_broken'])}, p = {_p(row['control_mcnemar_p'])}"
+                 f"{_adjusted(row, 'control_p_adjusted')}")  # fmt: skip
+    return text
 
 
-def _adjusted(row) -> str:
+def _adjusted(row, col: str = "p_adjusted") -> str:
     name = ADJUSTED.get(row.get("correction"))
-    return f", {name} = {_p(row['p_adjusted'])}" if name and not pd.isna(row.get("p_adjusted")) else ""
+    return f", {name} = {_p(row[col])}" if name and _present(row.get(col)) else ""
+
+
+def _present(v) -> bool:
+    return v is not None and not pd.isna(v)
 
 
 def rule(df: pd.DataFrame) -> str:
@@ -141,15 +167,18 @@ def labelled(df: pd.DataFrame) -> list:
     return list(dict.fromkeys(picked))[:MAX_LABELS]
 
 
-def png(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, title: str | None = None) -> Path:
+def png(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, title: str | None = None, metric: str = "accuracy",
+        caption: str | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
 
+    df = for_metric(df, metric)
     df = df[df["accuracy"].notna()]
+    overlay = overlay if metric == "accuracy" else None  # published points are accuracies
     labels = labelled(df)
-    plot_h, key_h = 5.2, 0.22 * (len(labels) + 1.5 + (len(df) > len(labels)))
+    plot_h, key_h = 5.2, 0.22 * (len(labels) + 1.5 + (len(df) > len(labels)) + (caption is not None))
     head_h = 1.35  # title, the paired summary line, two legend rows
     fig = plt.figure(figsize=(14, head_h + plot_h + 0.7 + key_h))
     grid = fig.add_gridspec(2, 2, height_ratios=[plot_h, key_h], hspace=0.7 / ((plot_h + key_h) / 2), wspace=0.05)
@@ -163,14 +192,14 @@ def png(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, title
         _panel(ax, df, col, acc, low, high, overlay, ref_col)
         ax.set_xlabel(xlabel)
     axes[0].set_yticks([t for t in axes[0].get_yticks() if 0 <= t <= 100])
-    axes[0].set_ylabel("accuracy (%), with 95% Wilson intervals")
+    axes[0].set_ylabel(f"{METRICS[metric]} (%), with 95% Wilson intervals")
     axes[1].tick_params(labelleft=False)
     fig.subplots_adjust(left=0.055, right=0.985, top=1 - head_h / fig.get_figheight(), bottom=0.05 / fig.get_figheight())
     for ax, (col, _, _) in zip(axes, PANELS):
         _annotate(ax, df, df[col].astype(float), acc, labels)  # after the limits and layout are final
-    _key(fig.add_subplot(grid[1, :]), df, _best_first(df, labels))
+    _key(fig.add_subplot(grid[1, :]), df, _best_first(df, labels), METRICS[metric], caption)
     top = fig.get_figheight()
-    fig.suptitle(title or "cost vs accuracy", y=1 - 0.1 / top, fontsize=12)
+    fig.suptitle(title or f"cost vs {METRICS[metric]}", y=1 - 0.1 / top, fontsize=12)
     fig.text(0.5, 1 - 0.42 / top, paired_summary(df), ha="center", fontsize=10, color="0.25")
     strategies, marks = _legend_handles(df, overlay)
     fig.legend(handles=strategies, loc="center", bbox_to_anchor=(0.5, 1 - 0.72 / top), ncol=len(strategies), frameon=False, fontsize=9)
@@ -196,16 +225,17 @@ def paired_summary(df: pd.DataFrame) -> str:
     return "; ".join(parts) + f" ({rule(df)})"
 
 
-def plotly_figure(df: pd.DataFrame, col: str, xlabel: str, title: str = ""):
+def plotly_figure(df: pd.DataFrame, col: str, xlabel: str, title: str = "", metric: str = "accuracy"):
     """The same panel as an interactive plotly figure (W&B renders it; hover shows every knob and
     the paired comparison)."""
     import plotly.graph_objects as go
 
+    df = for_metric(df, metric)
     df = df[df["accuracy"].notna() & df[col].notna()]
     fig = go.Figure()
     for (strategy, v), grp in df.groupby([df["strategy"], df.apply(verdict, axis=1)], sort=False):
         acc = 100 * grp["accuracy"].astype(float)
-        hover = [f"#{i} {knobs(r)}<br>acc {100 * r['accuracy']:.1f}% [{100 * r['accuracy_ci95_low']:.1f}, {100 * r['accuracy_ci95_high']:.1f}]"
+        hover = [f"#{i} {knobs(r)}<br>{metric} {100 * r['accuracy']:.1f}% [{100 * r['accuracy_ci95_low']:.1f}, {100 * r['accuracy_ci95_high']:.1f}]"
                  f"<br>{comparison(r) or 'no baseline'}<br>mods {r['mean_modifications']:.2f}, fwd {r['mean_forwards']:.2f}<br>{r['job']}"
                  for i, r in grp.iterrows()]  # fmt: skip
         fig.add_trace(go.Scatter(  # plain lists: plotly would encode arrays as typed binary, which older plotly.js cannot read
@@ -216,7 +246,7 @@ def plotly_figure(df: pd.DataFrame, col: str, xlabel: str, title: str = ""):
             error_y={"type": "data", "symmetric": False, "array": (100 * grp["accuracy_ci95_high"].astype(float) - acc).tolist(),
                      "arrayminus": (acc - 100 * grp["accuracy_ci95_low"].astype(float)).tolist(), "thickness": 1, "width": 0, "color": _css(color(strategy), 0.35)},
         ))  # fmt: skip
-    fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title="accuracy (%), 95% Wilson intervals", legend_title_text=f"strategy · vs baseline (exact McNemar, {rule(df)})")
+    fig.update_layout(title=title, xaxis_title=xlabel, yaxis_title=f"{METRICS[metric]} (%), 95% Wilson intervals", legend_title_text=f"strategy · vs baseline (exact McNemar, {rule(df)})")
     return fig
 
 
@@ -327,13 +357,16 @@ def _best_first(df, rows) -> list:
     return sorted(rows, key=order)
 
 
-def _key(ax, df, rows) -> None:
-    """One line per labelled point: its id, knobs, accuracy and paired comparison."""
+def _key(ax, df, rows, label: str = "accuracy", caption: str | None = None) -> None:
+    """One line per labelled point: its id, knobs, the metric and its paired comparison; then the
+    caption (what the other metric says), if any."""
     ax.axis("off")
-    n = len(rows) + 1 + (len(df) > len(rows))
+    n = len(rows) + 1 + (len(df) > len(rows)) + (caption is not None)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, n)
-    header = f"{'#  configuration':<43} {'accuracy [95% Wilson]':<22} vs baseline: Δ accuracy [95% paired bootstrap], exact McNemar p (raw, adjusted)"
+    if caption is not None:
+        ax.text(0.016, n - 1.5 - len(rows) - (len(df) > len(rows)), caption, family="monospace", fontsize=8.5, va="center", color="0.2")
+    header = f"{'#  configuration':<43} {label[:10] + ' [95% Wilson]':<22} vs baseline: Δ {label} [95% paired bootstrap], exact McNemar p (raw, adjusted)"
     ax.text(0.016, n - 0.5, header, family="monospace", fontsize=8.5, va="center", color="0.35")
     for line, i in enumerate(rows, start=1):
         row, y = df.loc[i], n - 0.5 - line

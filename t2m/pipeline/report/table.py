@@ -37,7 +37,7 @@ from t2m.pipeline.report import baseline as baselines
 from t2m.pipeline.report.paired import COLUMNS as PAIRED_COLUMNS
 from t2m.pipeline.report.paired import add_paired, write_into_summaries
 from t2m.pipeline.report.notes import data_warnings
-from t2m.pipeline.report.plot import comparison, edits, p_order, pareto_front, pruned, remasks, setting
+from t2m.pipeline.report.plot import METRICS, comparison, edits, for_metric, p_order, pareto_front, pruned, remasks, setting
 from t2m.pipeline.report.plot import png as plot
 from t2m.pipeline.store.entries import SAMPLES, write_atomically
 from t2m.pipeline.store.jobdir import SKIP_DIRS, SUMMARY, job_dirs, job_row
@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 TABLE_CSV, TABLE_PARQUET, PLOT_PNG, REPAIR_CSV = "sweep_results.csv", "sweep_results.parquet", "cost_vs_accuracy.png", "repair_table.csv"
 TABLE2_CSV = "table2.csv"  # the paper's Table 2 layout: errors by class, gross repair and net change per configuration
 LEAD_COLUMNS = [
-    "job", "strategy", "tau", "c_max", "rho_max", "accuracy", "accuracy_ci95_low", "accuracy_ci95_high", *PAIRED_COLUMNS,
+    "job", "strategy", "tau", "c_max", "rho_max", "accuracy", "accuracy_ci95_low", "accuracy_ci95_high",
+    "fidelity", "fidelity_ci95_low", "fidelity_ci95_high", *PAIRED_COLUMNS,
     "strict_accuracy", "n", "complete", "mean_modifications", "mean_forwards", "mean_output_tokens",
     "tokens_per_s", "wall_time_s",
 ]  # fmt: skip
@@ -93,12 +94,13 @@ def table(results_dir: Path, baseline=None, correction: str = DEFAULT_CORRECTION
 
 
 def build(results_dir: Path, overlay: str | Path | None = None, baseline=None, correction: str = DEFAULT_CORRECTION,
-          into_summaries: bool = True) -> tuple[pd.DataFrame, Path | None]:  # fmt: skip
+          metric: str = "accuracy", into_summaries: bool = True) -> tuple[pd.DataFrame, Path | None]:  # fmt: skip
     """Write the table (CSV, Parquet), the paired statistics (also into each summary.json, unless
     `into_summaries` is False: only the run that owns a summary writes it, so `python -m t2m.report`
     does not), the repair table and the plot into `results_dir`; return the table and plot path.
     `baseline` is a `baseline=` config value (None: the default), `correction` a `stats.correction`
-    value. A `baseline` that is invalid or names nothing raises BaselineError before anything is written."""
+    value, `metric` the plot's y-axis (plot.METRICS). A `baseline` that is invalid or names nothing
+    raises BaselineError before anything is written."""
     results_dir = Path(results_dir)
     df, spec, warnings = table(results_dir, baseline, correction)
     if df.empty:
@@ -115,7 +117,8 @@ def build(results_dir: Path, overlay: str | Path | None = None, baseline=None, c
     write_atomically(results_dir / REPAIR_CSV, lambda tmp: long_table(df).to_csv(tmp, index=False))
     write_atomically(results_dir / TABLE2_CSV, lambda tmp: table2(df).to_csv(tmp, index=False))
     ref = read_overlay(overlay) if overlay else None
-    write_atomically(results_dir / PLOT_PNG, lambda tmp: plot(df, tmp, ref, title=title(df)))
+    caption = other_metric_line(df, metric)
+    write_atomically(results_dir / PLOT_PNG, lambda tmp: plot(df, tmp, ref, title=title(df), metric=metric, caption=caption))
     return df, results_dir / PLOT_PNG
 
 
@@ -160,6 +163,12 @@ def sweep_correction(results_dir: Path) -> str:
     return config_correction(OmegaConf.load(path)) if path.exists() else DEFAULT_CORRECTION
 
 
+def sweep_metric(results_dir: Path) -> str:
+    """The `report.metric` a sweep ran with (its multirun.yaml), or accuracy."""
+    path = Path(results_dir) / "multirun.yaml"
+    return (OmegaConf.select(OmegaConf.load(path), "report.metric") if path.exists() else None) or "accuracy"
+
+
 def read_overlay(path: str | Path) -> pd.DataFrame:
     ref = pd.read_csv(path)
     missing = {"accuracy_pct", "strategy"} - set(ref.columns)
@@ -168,10 +177,27 @@ def read_overlay(path: str | Path) -> pd.DataFrame:
     return ref
 
 
-def describe(df: pd.DataFrame, max_listed: int = 10) -> str:
-    """The baseline, the configurations significantly better or worse than it, and the Pareto front
-    (by forwards), as a few readable lines."""
-    lines = []
+def other_metric_line(df: pd.DataFrame, metric: str) -> str | None:
+    """One line on accuracy when the printout and plot are about another metric (report.metric), so
+    that a gain in fidelity is never read as a gain in accuracy."""
+    if metric == "accuracy" or "vs_baseline" not in df:
+        return None
+    acc, compared = df["accuracy"].astype(float), df[df["vs_baseline"].isin(["better", "worse", "n.s."])]
+    counts = compared["vs_baseline"].value_counts()  # the verdicts follow the adjusted p (paired.py)
+    better, worse = int(counts.get("better", 0)), int(counts.get("worse", 0))
+    methods = compared["correction"].dropna().unique() if "correction" in compared else []
+    after = f"after {CORRECTION_NAMES[methods[0]]}" if len(methods) == 1 and methods[0] != "none" else "without correction"
+    return (f"accuracy: {100 * acc.min():.1f}-{100 * acc.max():.1f}% across these configurations; against the baseline {better} better, "
+            f"{worse} worse {after} (p < {ALPHA}), {len(compared) - better - worse} not significant")  # fmt: skip
+
+
+def describe(df: pd.DataFrame, max_listed: int = 10, metric: str = "accuracy") -> str:
+    """The baseline, the configurations significantly better or worse than it on `metric`, and the
+    Pareto front (by forwards), as a few readable lines; with another metric than accuracy, one more
+    line on accuracy."""
+    caption = other_metric_line(df, metric)
+    df = for_metric(df, metric)
+    lines = [f"metric   {METRICS[metric]}"] if metric != "accuracy" else []
     acc = df["accuracy"].astype(float)
     verdicts = df["vs_baseline"] if "vs_baseline" in df else pd.Series(None, index=df.index, dtype=object)
     for i in df.index[verdicts == "baseline"]:
@@ -184,10 +210,11 @@ def describe(df: pd.DataFrame, max_listed: int = 10) -> str:
         lines += [f"{kind:<8} {_line(i, rows.loc[i])}" for i in rows.index[:max_listed]]
         if len(rows) > max_listed:
             lines.append(f"{kind:<8} ... and {len(rows) - max_listed} more (sweep_results.csv, column vs_baseline)")
-    lines += _repair_lines(df, verdicts) + _sampling_lines(df)
+    lines += _control_lines(df) + _repair_lines(df, verdicts) + _sampling_lines(df)
     ok = acc.notna() & df["mean_forwards"].notna() & ~pruned(df)  # a pruned trial saw fewer problems
     for i in pareto_front(df.loc[ok, "mean_forwards"].astype(float), acc[ok]):
         lines.append(f"pareto   {_line(i, df.loc[i])}")
+    lines += [f"caption  {caption}"] if caption else []
     return "\n".join(lines)
 
 
@@ -204,6 +231,14 @@ def _family_line(compared: pd.DataFrame) -> str:
     return (f"on {paired_on} problems, exact McNemar: {significant} of {m} significant {after} (α = {ALPHA}; m·α = {m * ALPHA:.1f} "
             f"false marks expected without correction; {raw} at raw p < {ALPHA}): {counts.get('better', 0)} better, "
             f"{counts.get('worse', 0)} worse, {counts.get('n.s.', 0)} not significant")  # fmt: skip
+
+
+def _control_lines(df: pd.DataFrame) -> list[str]:
+    """Each configuration that has a matched random-remask control, against it (t2m.pipeline.control)."""
+    if "control_job" not in df:
+        return []
+    rows = df[df["control_job"].notna()]
+    return [f"control  {_line(i, rows.loc[i])}  control: {rows.at[i, 'control_job']}" for i in rows.index]
 
 
 def _repair_lines(df: pd.DataFrame, verdicts: pd.Series) -> list[str]:
@@ -264,7 +299,8 @@ def _one_per_configuration(rows: list[dict]) -> list[dict]:
     best: dict = {}
     order: list = []
     for i, row in enumerate(rows):
-        key = (row.get("fingerprint"), row.get("subset")) if row.get("fingerprint") else ("row", i)
+        # Two matched controls that calibrated to the same tau are one configuration but two controls: kept apart.
+        key = (row.get("fingerprint"), row.get("subset"), row.get("control_for")) if row.get("fingerprint") else ("row", i)
         rank = (bool(row.get("complete")), row.get("n") or 0, row.get("_written", 0))
         if key not in best:
             order.append(key)
@@ -289,7 +325,7 @@ def _line(i, r) -> str:
     c_max = "None" if pd.isna(c_max) else int(c_max) if isinstance(c_max, float) and c_max.is_integer() else c_max  # a column with nulls is float
     knobs = f"#{i:<4}{r['strategy']:<10}" + (f" tau={r['tau']}" if edits(r) else "") + (f" c_max={c_max} rho_max={r['rho_max']}" if remasks(r) else "") + setting(r)
     ci = f"[{100 * r['accuracy_ci95_low']:.1f}, {100 * r['accuracy_ci95_high']:.1f}]" if "accuracy_ci95_low" in r else ""
-    line = f"{knobs:<50} acc {100 * r['accuracy']:5.1f}% {ci:<13} mods {r['mean_modifications']:6.2f}  fwd {r['mean_forwards']:7.2f}"
+    line = f"{knobs:<50} {str(r.get('_metric') or 'accuracy')[:3]} {100 * r['accuracy']:5.1f}% {ci:<13} mods {r['mean_modifications']:6.2f}  fwd {r['mean_forwards']:7.2f}"
     if isinstance(r.get("vs_baseline"), str) and r["vs_baseline"] != "baseline":
         line += f"  {comparison(r)}"
     if r.get("trial_state") == "pruned":

@@ -258,7 +258,7 @@ def job_row(job: Path) -> dict | None:
 
 def _flatten(summary: dict) -> dict:
     row = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
-    for key in ("accuracy_ci95", "strict_accuracy_ci95"):
+    for key in ("accuracy_ci95", "strict_accuracy_ci95", "fidelity_ci95"):
         if isinstance(summary.get(key), list):
             row[f"{key}_low"], row[f"{key}_high"] = summary[key]
     repro = summary.get("repro") or {}

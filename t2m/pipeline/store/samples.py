@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def sample_record(lm, problem, prompt: list[int], result, decode_share_s: float) -> dict:
-    from t2m.analysis.errors import classify
+    from t2m.analysis.errors import classify, faithful
     from t2m.scoring import extract_answer, is_correct
 
     text = lm.tokenizer.decode(result.tokens, skip_special_tokens=True)
@@ -22,6 +22,7 @@ def sample_record(lm, problem, prompt: list[int], result, decode_share_s: float)
         "correct": bool(is_correct(text, problem.gold)),
         "strict_correct": bool(is_correct(text, problem.gold, strict=True)),
         "error_class": classify(text, str(problem.gold), truncated=truncated),  # correct / last_mile / reasoning / no_answer
+        "faithful": faithful(text),  # the answer line states the chain's last computed value (None: the chain computed none)
         "truncated": truncated,
         "tokens": list(result.tokens),
         "forwards": result.forwards,
