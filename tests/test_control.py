@@ -32,12 +32,12 @@ def test_a_control_that_matches_nothing_is_refused(job, control_of, message):
 
 @pytest.fixture(scope="module")
 def calibrated():
-    from t2m.data import PROMPT_TEMPLATES, build_prompt
+    from t2m.data import arith, build_prompt
 
     torch.set_num_threads(1)
     lm = t2m.load_model()
     problems = control.calibration_problems("arith1000", [])[:12]
-    prompts = [build_prompt(p, PROMPT_TEMPLATES["arith"], lm.tokenizer) for p in problems]
+    prompts = [build_prompt(p, arith.TEMPLATE, lm.tokenizer) for p in problems]
     target = control.target_config(JOB, {"strategy": "lowprob", "tau": 0.9})
     return lm, prompts, target, control.calibrate(lm, JOB, target, prompts, batch_size=64)
 
