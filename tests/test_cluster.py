@@ -256,7 +256,8 @@ def test_a_job_that_reaches_its_time_limit_requeues_and_resumes(slurm, tmp_path)
     sweep_dir = tmp_path / "timeout"
     p = subprocess.run([sys.executable, "-m", "t2m.sweep", "-m", "strategy=t2t,lowprob", "baseline=none", "dataset.limit=8", "gen_length=32",
                         "batch_size=2", "hydra/launcher=slurm", "hydra.launcher.jobs=1", "hydra.launcher.cpus_per_task=1",
-                        "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", f"hydra.sweep.dir={sweep_dir}"],
+                        "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", "hydra.launcher.startup_margin_s=30",
+                        f"hydra.sweep.dir={sweep_dir}"],
                        cwd=tmp_path, env=env_for(slurm, tmp_path, gate), capture_output=True, text=True, timeout=600)  # fmt: skip
     assert p.returncode == 0, p.stderr[-3000:]
     held = [f.stem for f in gate.glob("*.ready")]
@@ -270,3 +271,57 @@ def test_a_job_that_reaches_its_time_limit_requeues_and_resumes(slurm, tmp_path)
     count_samples({}, after, {fp: 8 for fp in after})
     count_wandb(sweep_dir, expected_ids=2 + 1)
     survived("SLURM job reached its time limit (USR2 before the limit: requeued, resumed)")
+
+
+def sweep_argv(*overrides: str) -> list[str]:
+    """A small SLURM sweep: 1 job, 1 CPU, the bundled model, 32 tokens."""
+    return [sys.executable, "-m", "t2m.sweep", "-m", "baseline=none", "gen_length=32", "batch_size=2", "hydra/launcher=slurm",
+            "hydra.launcher.cpus_per_task=1", *overrides]  # fmt: skip
+
+
+def queued(slurm) -> list[str]:
+    return [j["id"] for j in slurm.jobs() if j["state"] in ("PENDING", "RUNNING", "CONFIGURING", "REQUEUED")]
+
+
+def test_a_time_limit_too_short_for_the_startup_is_refused_before_anything_is_submitted(slurm, tmp_path):
+    before = len(slurm.jobs())
+    p = subprocess.run(sweep_argv("strategy=t2t", "dataset.limit=2", "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=20",
+                                  f"hydra.sweep.dir={tmp_path / 'short'}"),
+                       cwd=tmp_path, env=env_for(slurm, tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert p.returncode == 2, p.stderr[-3000:]
+    line = one_line(p.stderr)
+    assert "\n" not in line, line
+    assert ("hydra.launcher.timeout_min=1 with hydra.launcher.signal_delay_s=20 leaves 40 s of work before each requeue, less than "
+            "the 120 s a job needs to start (hydra.launcher.startup_margin_s); set hydra.launcher.timeout_min=3 or more") in line, line
+    assert len(slurm.jobs()) == before and not (tmp_path / "short" / ".submitit").exists()
+
+
+def test_usr1_requeues_and_a_pack_requeued_twice_without_a_sample_stops_with_one_line(slurm, tmp_path):
+    """Every run of the job stalls before storing its first chunk (tests/slurm_gate, T2M_TEST_STALL):
+    USR1 requeues it (as USR2 does), USR2 requeues it again, and the third run stops at once with one
+    line naming the cause and the values to change, which ends the sweep too."""
+    stall = tmp_path / "stall"
+    stall.mkdir()
+    env = {**env_for(slurm, tmp_path, None), "PYTHONPATH": f"{GATE}{os.pathsep}{cli_env(tmp_path)['PYTHONPATH']}", "T2M_TEST_STALL": str(stall)}
+    sweep_dir = tmp_path / "stuck"
+    p = subprocess.Popen(sweep_argv("strategy=t2t", "dataset.limit=2", "hydra.launcher.jobs=1", f"hydra.sweep.dir={sweep_dir}"),
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        for restart, sig in ((0, "USR1"), (1, "USR2")):
+            (f,) = wait_for(lambda: list(stall.glob(f"*.{restart}.stalled")), f"run {restart} to stall", proc=p)
+            slurm.run("scancel", f"--signal={sig}", f.name.split(".")[0])
+        code, out, err = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert code == 1, err[-3000:]
+    line = one_line(err).splitlines()[-1]
+    assert ("this job was requeued 2 times without storing a sample: each run reached its signal (hydra.launcher.timeout_min=120, "
+            "hydra.launcher.signal_delay_s=120) before decoding anything; raise hydra.launcher.timeout_min or lower "
+            "hydra.launcher.signal_delay_s") in line, line  # fmt: skip
+    log = "".join(f.read_text() for f in sorted(sweep_dir.glob(".submitit/*/*_log.err")))
+    assert re.findall(r"submitit WARNING \S+ \S+ - Caught signal (SIGUSR\d)", log) == ["SIGUSR1", "SIGUSR2"], log[-3000:]
+    out = "".join(f.read_text() for f in sorted(sweep_dir.glob(".submitit/*/*_log.out")))
+    assert len(re.findall(r"submitit INFO \(\S+ \S+\) - Requeued job", out)) == 2, out[-3000:]
+    assert not list(stall.glob("*.2.stalled"))  # the third run stopped before decoding
+    survived("SLURM job signalled with USR1: requeued like USR2")

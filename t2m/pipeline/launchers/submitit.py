@@ -21,13 +21,17 @@ exception, so the others still reach the table.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, setup_globals
 from omegaconf import OmegaConf
 
+from t2m.pipeline.checks.validate import ConfigError
+from t2m.pipeline.launchers import limits
 from t2m.pipeline.launchers.packs import check_packing, deal
 from t2m.pipeline.launchers.runner import compose, failed_returns, run_configurations
 
@@ -37,8 +41,10 @@ log = logging.getLogger(__name__)
 class PackedSubmitit:
     """Mixed into hydra-submitit-launcher's SlurmLauncher / LocalLauncher (hydra_plugins.t2m_launchers)."""
 
-    def __init__(self, configs_per_job: int | None = None, jobs: int | None = None, **params: Any) -> None:
+    def __init__(self, configs_per_job: int | None = None, jobs: int | None = None, startup_margin_s: int | None = None,
+                 **params: Any) -> None:  # fmt: skip
         check_packing(configs_per_job, jobs)
+        limits.check_time_limit(params.get("timeout_min"), params.get("signal_delay_s"), startup_margin_s or limits.STARTUP_MARGIN_S)
         self.configs_per_job, self.jobs = configs_per_job, jobs
         super().__init__(**params)
 
@@ -50,8 +56,14 @@ class PackedSubmitit:
 
         Singleton.set_state(singleton_state)
         setup_globals()
-        job_id = submitit.JobEnvironment().job_id
-        configs = [compose(self.hydra_context, self.config, overrides, num=num, job_id=job_id) for overrides, num in pack]
+        env = submitit.JobEnvironment()
+        if self._EXECUTOR == "slurm":  # USR1 (what Lightning users send) requeues like submitit's USR2
+            signal.signal(signal.SIGUSR1, signal.getsignal(signal.SIGUSR2))
+        configs = [compose(self.hydra_context, self.config, overrides, num=num, job_id=env.job_id) for overrides, num in pack]
+        stuck = self._stuck(env, configs) if self._EXECUTOR == "slurm" else None
+        if stuck:  # before the model loads: another run would spend its time starting up again
+            print(f"t2m.sweep: {stuck}", file=sys.stderr, flush=True)
+            return failed_returns(configs, ConfigError(stuck))
         returns = run_configurations(self.hydra_context, self.task_function, configs)
         for r in returns:
             if r.status == JobStatus.FAILED:  # one line in the job's own log (.submitit/<job>/*_log.err)
@@ -59,6 +71,12 @@ class PackedSubmitit:
 
                 print(f"t2m.sweep: job {r.hydra_cfg.hydra.job.num} failed: {reason(r._return_value)}", file=sys.stderr, flush=True)
         return returns
+
+    def _stuck(self, env, configs) -> str | None:
+        """This run recorded; the one line when it is the third in a row to find nothing new stored."""
+        dirs = [Path(str(c.hydra.sweep.dir), str(c.hydra.sweep.subdir)) for c in configs]
+        attempts = limits.Attempts(env.paths.folder).start(limits.stored_samples(dirs))
+        return limits.stuck_message(attempts, self.params.get("timeout_min"), self.params.get("signal_delay_s"))
 
     # ---- on the submitting host ------------------------------------------------------------------
 
