@@ -142,8 +142,8 @@ def test_requeue_preemption_and_a_cancelled_job_lose_and_repeat_nothing(slurm, t
     assert sorted(final.values()) == [(8, 8)] * 5
     assert len(pd.read_csv(sweep_dir / "sweep_results.csv")) == 5
     count_wandb(sweep_dir, expected_ids=5 + 1)
-    logs = "".join(f.read_text() for f in sweep_dir.glob(".submitit/*/*_log.out"))
-    assert logs.count("8/8 samples already") >= 4  # the resumed jobs found the finished configurations and skipped them
+    # the submitting host found the 4 finished configurations in the store: only the cancelled one was submitted
+    assert "Submitted 1 configurations as 1 slurm job(s) of up to 1 (4 complete in the store, not submitted)" in p.stdout + p.stderr
     survived("SLURM job cancelled for good, then resumed with the printed command")
 
 
@@ -190,11 +190,15 @@ def test_a100_recipe_readme_commands_and_wandb_sync(slurm, tmp_path):
     summaries = {p: p.read_text() for p in sweep_dir.glob("*/summary.json")}
     runs = count_wandb(sweep_dir, expected_ids=13 + 1)
 
+    finished_before = sorted(f.parent.name for f in sweep_dir.glob(".submitit/*/*_log.out"))
+
     # 2. Resume after a pre-emption: the same command. Nothing is decoded, rewritten or logged again.
     argv = as_argv(commands[1], env)
     code, out, err = finish(subprocess.Popen([*argv, *TINY, *ABLATION_SMALL, "model.device=cpu"], cwd=tmp_path, env=env,
                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
     assert code == 0, err[-3000:]
+    assert "All 13 configurations are complete in the store: nothing submitted" in out + err  # no job, no model load
+    assert sorted(f.parent.name for f in sweep_dir.glob(".submitit/*/*_log.out")) == finished_before
     assert entries(store) == first
     assert {p: p.read_text() for p in summaries} == summaries
     assert count_wandb(sweep_dir, expected_ids=13 + 1) == runs

@@ -33,7 +33,7 @@ from omegaconf import OmegaConf
 from t2m.pipeline.checks.validate import ConfigError
 from t2m.pipeline.launchers import limits
 from t2m.pipeline.launchers.packs import check_packing, deal
-from t2m.pipeline.launchers.runner import compose, failed_returns, run_configurations
+from t2m.pipeline.launchers.runner import Slot, compose, failed_returns, run_configurations
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,19 @@ class PackedSubmitit:
     # ---- on the submitting host ------------------------------------------------------------------
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        executor = self._executor()
-        packs = deal(len(job_overrides), self.configs_per_job, self.jobs)
-        args = [[(list(job_overrides[i]), initial_job_idx + i) for i in pack] for pack in packs]
-        sweep_dir = str(self.config.hydra.sweep.dir)
-        jobs = executor.map_array(self, args, [Singleton.get_state()] * len(packs))
-        log.info(f"Submitted {len(job_overrides)} configurations as {len(jobs)} {self._EXECUTOR} job(s) of up to "
-                 f"{max(map(len, packs), default=0)}: {', '.join(j.job_id for j in jobs)}; logs in {sweep_dir}/.submitit/")  # fmt: skip
         returns: list = [None] * len(job_overrides)
+        left = self._work_left(job_overrides, initial_job_idx, returns)
+        sweep_dir = str(self.config.hydra.sweep.dir)
+        if not left:
+            log.info(f"All {len(job_overrides)} configurations are complete in the store: nothing submitted")
+            return returns
+        executor = self._executor()
+        packs = [[left[k] for k in pack] for pack in deal(len(left), self.configs_per_job, self.jobs)]
+        args = [[(list(job_overrides[i]), initial_job_idx + i) for i in pack] for pack in packs]
+        jobs = executor.map_array(self, args, [Singleton.get_state()] * len(packs))
+        done = f" ({len(job_overrides) - len(left)} complete in the store, not submitted)" if len(left) < len(job_overrides) else ""
+        log.info(f"Submitted {len(left)} configurations as {len(jobs)} {self._EXECUTOR} job(s) of up to "
+                 f"{max(map(len, packs), default=0)}{done}: {', '.join(j.job_id for j in jobs)}; logs in {sweep_dir}/.submitit/")  # fmt: skip
         for pack, job in zip(packs, jobs):
             try:
                 results = job.results()[0]
@@ -100,6 +105,27 @@ class PackedSubmitit:
             for i, r in zip(pack, results):
                 returns[i] = r
         return returns
+
+    def _work_left(self, job_overrides, initial_job_idx: int, returns: list) -> list[int]:
+        """The indexes of configurations with work left; the finished ones get their COMPLETED return
+        now, so a finished sweep run again submits nothing (and loads no model anywhere)."""
+        from hydra.core.hydra_config import HydraConfig
+
+        from t2m.pipeline.launchers.done import finished_summary
+
+        previous, left = HydraConfig.instance().cfg, []
+        try:
+            for i, overrides in enumerate(job_overrides):
+                config = compose(self.hydra_context, self.config, overrides, num=initial_job_idx + i, job_id="")
+                slot = Slot(self.hydra_context, self.task_function, config)
+                summary = finished_summary(slot)
+                if summary is None:
+                    left.append(i)
+                else:
+                    returns[i] = slot.job_return(summary)
+        finally:
+            HydraConfig.instance().cfg = previous
+        return left
 
     def _executor(self):
         """The submitit executor, built from the launcher's config as hydra-submitit-launcher builds it."""
