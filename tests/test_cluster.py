@@ -329,3 +329,46 @@ def test_usr1_requeues_and_a_pack_requeued_twice_without_a_sample_stops_with_one
     assert len(re.findall(r"submitit INFO \(\S+ \S+\) - Requeued job", out)) == 2, out[-3000:]
     assert not list(stall.glob("*.2.stalled"))  # the third run stopped before decoding
     survived("SLURM job signalled with USR1: requeued like USR2")
+
+
+def test_an_interrupted_submitter_names_its_jobs_and_a_rerun_refuses_until_they_end(slurm, tmp_path):
+    """SIGTERM (a closed ssh session) to the submitting command while its job is held mid-decode: it
+    names the job and the scancel that stops it, and leaves it running; the same command run again
+    refuses in one line; the printed scancel ends the job; run again with cancel_on_interrupt=true and
+    interrupted by Ctrl-C, it cancels its job itself."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    sweep_dir = tmp_path / "interrupted"
+    argv = sweep_argv("strategy=t2t", "dataset.limit=4", "hydra.launcher.jobs=1", f"hydra.sweep.dir={sweep_dir}")
+    env = env_for(slurm, tmp_path, gate)
+
+    def held_run(*extra: str, sig: int) -> tuple[str, int, str]:
+        p = subprocess.Popen([*argv, *extra], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            seen = {f.name for f in gate.glob("*.ready")}
+            (ready,) = wait_for(lambda: [f for f in gate.glob("*.ready") if f.name not in seen], "the job to be held", proc=p)
+            p.send_signal(sig)
+            code, _, err = finish(p, timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        return ready.stem, code, one_line(err)
+
+    job, code, err = held_run(sig=15)
+    assert code != 0 and (f"t2m.sweep: 1 SLURM job(s) are still queued or running and go on storing results: {job}; cancel them with: "
+                          f"scancel {job} (or set hydra.launcher.cancel_on_interrupt=true)") in err.splitlines(), err[-3000:]  # fmt: skip
+    assert job in queued(slurm)
+
+    p = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and one_line(p.stderr) == (
+        f"t2m.sweep: this sweep's SLURM jobs {job} (submitted earlier) are still queued or running; wait for them to end "
+        f"(squeue -j {job}) or cancel them (scancel {job}), then run this command again"), p.stderr[-3000:]  # fmt: skip
+    assert len([j for j in slurm.jobs() if j["id"].startswith(job.split("_")[0])]) == 1  # nothing submitted
+
+    slurm.run(*shlex.split(err.split("cancel them with: ", 1)[1].split(" (or ", 1)[0]))  # the printed command, as printed
+    wait_for(lambda: job not in queued(slurm), "the printed scancel to end the job", timeout=120)
+
+    second, code, err = held_run("hydra.launcher.cancel_on_interrupt=true", sig=2)
+    assert second != job and f"t2m.sweep: cancelled 1 SLURM job(s) (hydra.launcher.cancel_on_interrupt=true): scancel {second}" in err
+    wait_for(lambda: second not in queued(slurm), "the cancelled job to end", timeout=120)
+    survived("the submitting command interrupted (SIGTERM, Ctrl-C): its SLURM jobs named, kept or cancelled, never submitted twice")

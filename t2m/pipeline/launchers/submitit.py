@@ -31,7 +31,7 @@ from hydra.core.utils import JobReturn, JobStatus, setup_globals
 from omegaconf import OmegaConf
 
 from t2m.pipeline.checks.validate import ConfigError
-from t2m.pipeline.launchers import limits
+from t2m.pipeline.launchers import limits, queued
 from t2m.pipeline.launchers.packs import check_packing, deal
 from t2m.pipeline.launchers.runner import Slot, compose, failed_returns, run_configurations
 
@@ -42,8 +42,9 @@ class PackedSubmitit:
     """Mixed into hydra-submitit-launcher's SlurmLauncher / LocalLauncher (hydra_plugins.t2m_launchers)."""
 
     def __init__(self, configs_per_job: int | None = None, jobs: int | None = None, startup_margin_s: int | None = None,
-                 **params: Any) -> None:  # fmt: skip
+                 cancel_on_interrupt: bool | None = None, **params: Any) -> None:  # fmt: skip
         check_packing(configs_per_job, jobs)
+        self.cancel_on_interrupt = cancel_on_interrupt
         limits.check_time_limit(params.get("timeout_min"), params.get("signal_delay_s"), startup_margin_s or limits.STARTUP_MARGIN_S)
         self.configs_per_job, self.jobs = configs_per_job, jobs
         super().__init__(**params)
@@ -81,9 +82,12 @@ class PackedSubmitit:
     # ---- on the submitting host ------------------------------------------------------------------
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        sweep_dir = str(self.config.hydra.sweep.dir)
+        slurm = self._EXECUTOR == "slurm"
+        if slurm:  # a second set of jobs would claim the same store entries as the first
+            queued.refuse_if_queued(Path(sweep_dir))
         returns: list = [None] * len(job_overrides)
         left = self._work_left(job_overrides, initial_job_idx, returns)
-        sweep_dir = str(self.config.hydra.sweep.dir)
         if not left:
             log.info(f"All {len(job_overrides)} configurations are complete in the store: nothing submitted")
             return returns
@@ -91,9 +95,23 @@ class PackedSubmitit:
         packs = [[left[k] for k in pack] for pack in deal(len(left), self.configs_per_job, self.jobs)]
         args = [[(list(job_overrides[i]), initial_job_idx + i) for i in pack] for pack in packs]
         jobs = executor.map_array(self, args, [Singleton.get_state()] * len(packs))
+        ids = [j.job_id for j in jobs]
+        if slurm:
+            queued.record(Path(sweep_dir), ids)
         done = f" ({len(job_overrides) - len(left)} complete in the store, not submitted)" if len(left) < len(job_overrides) else ""
         log.info(f"Submitted {len(left)} configurations as {len(jobs)} {self._EXECUTOR} job(s) of up to "
-                 f"{max(map(len, packs), default=0)}{done}: {', '.join(j.job_id for j in jobs)}; logs in {sweep_dir}/.submitit/")  # fmt: skip
+                 f"{max(map(len, packs), default=0)}{done}: {', '.join(ids)}; logs in {sweep_dir}/.submitit/")  # fmt: skip
+        if not slurm:
+            return self._wait(packs, jobs, job_overrides, initial_job_idx, returns)
+        try:
+            with queued.interruptible():
+                return self._wait(packs, jobs, job_overrides, initial_job_idx, returns)
+        except KeyboardInterrupt:  # Ctrl-C, or the ssh session closed: the jobs go on unless asked otherwise
+            queued.on_interrupt(ids, bool(self.cancel_on_interrupt))
+            raise
+
+    def _wait(self, packs, jobs, job_overrides, initial_job_idx: int, returns: list) -> list:
+        """Each job's returns (FAILED ones for a job that never came back), in configuration order."""
         for pack, job in zip(packs, jobs):
             try:
                 results = job.results()[0]
