@@ -125,6 +125,14 @@ def test_requeue_preemption_and_a_cancelled_job_lose_and_repeat_nothing(slurm, t
     assert f"hydra.sweep.dir={sweep_dir}" in line
     restarts = {j["id"]: j["restarts"] for j in slurm.jobs()}
     assert restarts[held[0]] == 1 and restarts[held[1]] == 1  # both ran twice
+    # the live view: each job's start and each requeue as one line, the restarts in each job's last line
+    said = one_line(err)
+    for job in held.values():
+        assert f"t2m.sweep: job {job}: running on {slurm.node}" in said, said[-3000:]
+    for k in (0, 1):
+        assert re.search(rf"t2m\.sweep: job {held[k]}: requeued \(\w+\), restart 1", said), said[-3000:]
+        assert re.search(rf"Job {held[k]}: 2 of 2 configurations complete, 1 restart\(s\)", out + err), (out + err)[-3000:]
+    assert "samples stored" in err
     table = pd.read_csv(sweep_dir / "sweep_results.csv")
     complete = dict(zip(table["strategy"], table["complete"]))
     assert complete == {"t2t": True, "none": True, "lowprob": False, "t2t_remask": True, "logitdiff": True}  # the cancelled one with what it kept

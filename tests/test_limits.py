@@ -34,3 +34,18 @@ def test_attempts_are_kept_in_the_job_folder(tmp_path):
     (tmp_path / "job").mkdir()
     (tmp_path / "job" / "samples.jsonl").write_text("{}\n{}\n")
     assert limits.stored_samples([tmp_path / "job", tmp_path / "missing"]) == 2
+
+
+def test_the_live_view_says_each_change_of_a_job_in_one_line():
+    from t2m.pipeline.launchers.watch import _tasks, describe
+
+    pending = {"state": "PENDING", "reason": "Resources", "node": "", "restarts": 0}
+    running = {"state": "RUNNING", "reason": "None", "node": "gpu7", "restarts": 0}
+    assert describe("12_0", None, pending) == "job 12_0: pending (Resources)"
+    assert describe("12_0", pending, pending) is None
+    assert describe("12_0", pending, running) == "job 12_0: running on gpu7"
+    assert describe("12_0", running, running) is None
+    requeued = {**pending, "reason": "BeginTime", "restarts": 1}
+    assert describe("12_0", running, requeued) == "job 12_0: requeued (BeginTime), restart 1"
+    assert describe("12_0", running, {**running, "state": "FAILED", "reason": "NonZeroExitCode"}) == "job 12_0: failed (NonZeroExitCode)"
+    assert _tasks("2-4%2") == [2, 3, 4] and _tasks("1,3") == [1, 3] and _tasks(None) == [None]

@@ -77,3 +77,15 @@ def _holds(entry: Path, ids: list[str], data_digest: str) -> bool:
         return False
     done = {r["id"] for r in read_records(entry / SAMPLES)}
     return set(ids) <= done
+
+
+def expected_samples(cfg) -> int:
+    """Samples a configuration needs (problems x samples_per_prompt), for the live view's bar; 0 if unknown here."""
+    from t2m.pipeline.checks import preflight
+
+    try:
+        everything, _ = preflight.dataset_with_digest(cfg.dataset)
+    except Exception:  # noqa: BLE001 - the job reports an unreadable dataset
+        return 0
+    n = len(everything) if cfg.dataset.limit is None else min(len(everything), cfg.dataset.limit)
+    return n * int(cfg.get("samples_per_prompt") or 1)

@@ -23,10 +23,11 @@ from t2m.pipeline.checks.validate import ConfigError, Rejected
 RECORD = "t2m_jobs.json"
 
 
-def record(sweep_dir: Path, job_ids: list[str]) -> None:
+def record(sweep_dir: Path, job_ids: list[str], restarts: dict[str, int] | None = None) -> None:
+    """The jobs this command submitted (and, once they ended, how often each was requeued)."""
     path = Path(sweep_dir) / ".submitit" / RECORD
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"jobs": job_ids}) + "\n")
+    path.write_text(json.dumps({"jobs": job_ids, **({"restarts": restarts} if restarts is not None else {})}) + "\n")
 
 
 def recorded(sweep_dir: Path) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,7 +32,7 @@ from hydra.core.utils import JobReturn, JobStatus, setup_globals
 from omegaconf import OmegaConf
 
 from t2m.pipeline.checks.validate import ConfigError
-from t2m.pipeline.launchers import limits, queued
+from t2m.pipeline.launchers import limits, queued, watch
 from t2m.pipeline.launchers.packs import check_packing, deal
 from t2m.pipeline.launchers.runner import Slot, compose, failed_returns, run_configurations
 
@@ -103,15 +104,26 @@ class PackedSubmitit:
                  f"{max(map(len, packs), default=0)}{done}: {', '.join(ids)}; logs in {sweep_dir}/.submitit/")  # fmt: skip
         if not slurm:
             return self._wait(packs, jobs, job_overrides, initial_job_idx, returns)
+        dirs, total = zip(*(self._planned[i] for i in left))
+        view = watch.Watch(ids, list(dirs), sum(total))
         try:
             with queued.interruptible():
-                return self._wait(packs, jobs, job_overrides, initial_job_idx, returns)
+                return self._wait(packs, jobs, job_overrides, initial_job_idx, returns, view)
         except KeyboardInterrupt:  # Ctrl-C, or the ssh session closed: the jobs go on unless asked otherwise
             queued.on_interrupt(ids, bool(self.cancel_on_interrupt))
             raise
 
-    def _wait(self, packs, jobs, job_overrides, initial_job_idx: int, returns: list) -> list:
-        """Each job's returns (FAILED ones for a job that never came back), in configuration order."""
+    def _wait(self, packs, jobs, job_overrides, initial_job_idx: int, returns: list, view=None) -> list:
+        """Each job's returns (FAILED ones for a job that never came back), in configuration order;
+        with a live `view`, its lines and bar until every job has ended."""
+        if view is not None:
+            try:
+                while not all(job.done() for job in jobs):
+                    view.poll()
+                    time.sleep(watch.POLL_S)
+            finally:
+                view.close()
+            queued.record(Path(str(self.config.hydra.sweep.dir)), [j.job_id for j in jobs], {j.job_id: view.restarts(j.job_id) for j in jobs})
         for pack, job in zip(packs, jobs):
             try:
                 results = job.results()[0]
@@ -119,7 +131,9 @@ class PackedSubmitit:
                 configs = [compose(self.hydra_context, self.config, job_overrides[i], num=initial_job_idx + i, job_id=job.job_id) for i in pack]
                 results = failed_returns(configs, e)
             failed = sum(r.status != JobStatus.COMPLETED for r in results)
-            log.info(f"Job {job.job_id}: {len(results) - failed} of {len(results)} configurations complete")
+            restarts = view.restarts(job.job_id) if view is not None else 0
+            log.info(f"Job {job.job_id}: {len(results) - failed} of {len(results)} configurations complete"
+                     + (f", {restarts} restart(s) (requeued or pre-empted)" if restarts else ""))  # fmt: skip
             for i, r in zip(pack, results):
                 returns[i] = r
         return returns
@@ -129,9 +143,9 @@ class PackedSubmitit:
         now, so a finished sweep run again submits nothing (and loads no model anywhere)."""
         from hydra.core.hydra_config import HydraConfig
 
-        from t2m.pipeline.launchers.done import finished_summary
+        from t2m.pipeline.launchers.done import expected_samples, finished_summary
 
-        previous, left = HydraConfig.instance().cfg, []
+        previous, left, self._planned = HydraConfig.instance().cfg, [], {}
         try:
             for i, overrides in enumerate(job_overrides):
                 config = compose(self.hydra_context, self.config, overrides, num=initial_job_idx + i, job_id="")
@@ -139,6 +153,7 @@ class PackedSubmitit:
                 summary = finished_summary(slot)
                 if summary is None:
                     left.append(i)
+                    self._planned[i] = (Path(slot.output_dir), expected_samples(slot.cfg))
                 else:
                     returns[i] = slot.job_return(summary)
         finally:
