@@ -380,3 +380,21 @@ def test_an_interrupted_submitter_names_its_jobs_and_a_rerun_refuses_until_they_
     assert second != job and f"t2m.sweep: cancelled 1 SLURM job(s) (hydra.launcher.cancel_on_interrupt=true): scancel {second}" in err
     wait_for(lambda: second not in queued(slurm), "the cancelled job to end", timeout=120)
     survived("the submitting command interrupted (SIGTERM, Ctrl-C): its SLURM jobs named, kept or cancelled, never submitted twice")
+
+
+def test_a_job_with_two_tasks_decodes_two_shares_of_its_pack_at_once(slurm, tmp_path):
+    """tasks_per_node=2 (as gpus_per_node=2 sets it): the job's two tasks each take a different half of
+    the pack and load the model once; every sample is stored once (CPU tasks here: no GPU)."""
+    sweep_dir = tmp_path / "two_tasks"
+    p = subprocess.run(sweep_argv("strategy=t2t,lowprob", "dataset.limit=2", "hydra.launcher.jobs=1", "hydra.launcher.tasks_per_node=2",
+                                  f"hydra.sweep.dir={sweep_dir}"),
+                       cwd=tmp_path, env=env_for(slurm, tmp_path), capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    (folder,) = list((sweep_dir / ".submitit").glob("*_0"))
+    logs = [f.read_text() for f in sorted(folder.glob("*_log.out"))]
+    assert len(logs) == 2 and [log.count("Loaded ") for log in logs] == [1, 1]
+    assert [sorted(re.findall(r"Results: \S+/(\d+)_\w+ \(summary", log)) for log in logs] == [["0"], ["1"]]  # one configuration each
+    after = entries(tmp_path / "results" / "store")
+    assert sorted(after.values()) == [(2, 2)] * 2
+    assert pd.read_csv(sweep_dir / "sweep_results.csv")["complete"].all()
+    survived("a SLURM job of two tasks: each decoded its own share of the pack")

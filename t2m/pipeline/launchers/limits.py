@@ -38,8 +38,8 @@ class Attempts:
     """The runs of one SLURM job (its first run and each requeue), in its submitit folder: when each
     started and how many samples the pack's configurations had stored by then."""
 
-    def __init__(self, folder: Path):
-        self.path = Path(folder) / "t2m_attempts.jsonl"
+    def __init__(self, folder: Path, rank: int = 0):
+        self.path = Path(folder) / (f"t2m_attempts.{rank}.jsonl" if rank else "t2m_attempts.jsonl")  # one per task of the job
 
     def read(self) -> list[dict]:
         try:

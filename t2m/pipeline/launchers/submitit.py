@@ -21,6 +21,7 @@ exception, so the others still reach the table.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -45,6 +46,9 @@ class PackedSubmitit:
     def __init__(self, configs_per_job: int | None = None, jobs: int | None = None, startup_margin_s: int | None = None,
                  cancel_on_interrupt: bool | None = None, **params: Any) -> None:  # fmt: skip
         check_packing(configs_per_job, jobs)
+        gpus = params.get("gpus_per_node")
+        if isinstance(gpus, int) and gpus > 1 and params.get("tasks_per_node", 1) == 1:
+            params["tasks_per_node"] = gpus  # one task per GPU, each with its share of the pack
         self.cancel_on_interrupt = cancel_on_interrupt
         limits.check_time_limit(params.get("timeout_min"), params.get("signal_delay_s"), startup_margin_s or limits.STARTUP_MARGIN_S)
         self.configs_per_job, self.jobs = configs_per_job, jobs
@@ -61,6 +65,8 @@ class PackedSubmitit:
         env = submitit.JobEnvironment()
         if self._EXECUTOR == "slurm":  # USR1 (what Lightning users send) requeues like submitit's USR2
             signal.signal(signal.SIGUSR1, signal.getsignal(signal.SIGUSR2))
+        pack = pack[env.global_rank :: env.num_tasks]  # N tasks (one per GPU): each decodes its share, loading the model once
+        _one_gpu_per_task(env)
         configs = [compose(self.hydra_context, self.config, overrides, num=num, job_id=env.job_id) for overrides, num in pack]
         stuck = self._stuck(env, configs) if self._EXECUTOR == "slurm" else None
         if stuck:  # before the model loads: another run would spend its time starting up again
@@ -77,7 +83,7 @@ class PackedSubmitit:
     def _stuck(self, env, configs) -> str | None:
         """This run recorded; the one line when it is the third in a row to find nothing new stored."""
         dirs = [Path(str(c.hydra.sweep.dir), str(c.hydra.sweep.subdir)) for c in configs]
-        attempts = limits.Attempts(env.paths.folder).start(limits.stored_samples(dirs))
+        attempts = limits.Attempts(env.paths.folder, env.global_rank).start(limits.stored_samples(dirs))
         return limits.stuck_message(attempts, self.params.get("timeout_min"), self.params.get("signal_delay_s"))
 
     # ---- on the submitting host ------------------------------------------------------------------
@@ -126,7 +132,7 @@ class PackedSubmitit:
             queued.record(Path(str(self.config.hydra.sweep.dir)), [j.job_id for j in jobs], {j.job_id: view.restarts(j.job_id) for j in jobs})
         for pack, job in zip(packs, jobs):
             try:
-                results = job.results()[0]
+                results = _by_configuration(job.results(), len(pack))
             except Exception as e:  # noqa: BLE001 - killed, cancelled, out of requeues, crashed: its configurations are incomplete
                 configs = [compose(self.hydra_context, self.config, job_overrides[i], num=initial_job_idx + i, job_id=job.job_id) for i in pack]
                 results = failed_returns(configs, e)
@@ -173,3 +179,19 @@ class PackedSubmitit:
         common = set(OmegaConf.structured(BaseQueueConf).keys())
         executor.update_parameters(**{k if k in common else f"{self._EXECUTOR}_{k}": v for k, v in params.items()})
         return executor
+
+
+def _one_gpu_per_task(env) -> None:
+    """With several tasks on a node that sees several GPUs, task k uses the k-th (before CUDA starts)."""
+    visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d]
+    if env.num_tasks > 1 and len(visible) > 1:
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible[env.local_rank % len(visible)]
+
+
+def _by_configuration(task_results: list, n: int) -> list:
+    """The returns of a job's tasks (task r decoded configurations r, r+N, ...) in configuration order."""
+    out: list = [None] * n
+    for rank, returns in enumerate(task_results):
+        for k, r in zip(range(rank, n, len(task_results)), returns):
+            out[k] = r
+    return out
