@@ -30,8 +30,8 @@ def finished_summary(slot) -> dict | None:
         shown = (job / CONFIG).read_text()
     except (OSError, ValueError):
         return None
-    if pointer is None or shown != _config_yaml(slot):
-        return None
+    if pointer is None or summary.get("fingerprint") != pointer.get("fingerprint") or shown != _config_yaml(slot):
+        return None  # a summary of the configuration the directory showed before is not this one's
     entries = pointer.get("sample_entries_abs") or [pointer.get("entry_abs")]
     digest = _problems_now(slot.cfg, pointer)
     return summary if digest and all(_holds(Path(e), pointer["problems"], digest) for e in entries) else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from t2m.pipeline.store.entries import SAMPLES, read_records
@@ -92,7 +93,7 @@ class Watch:
             if job in now:
                 line = describe(job, self.last.get(job), now[job])
                 if line:
-                    self.bar.write(f"t2m.sweep: {line}")
+                    self.bar.write(f"t2m.sweep: {line}", file=sys.stderr)  # above the bar, on stderr like it
                 self.last[job] = now[job]
         self.bar.n = stored(self.job_dirs)
         self.bar.refresh()
