@@ -16,6 +16,13 @@ from the start. Either way the pack claims its configurations again and decodes 
 lacks: nothing is lost, nothing decoded twice, complete configurations are not logged again. A job
 that fails or runs out of requeues comes back as FAILED JobReturns for its configurations, never as an
 exception, so the others still reach the table.
+
+Around that, on the submitting host: configurations the store already holds are not submitted
+(`done`), a time limit too short for the start-up and a re-run while the sweep's jobs are still
+queued are refused in one line (`limits`, `queued`), the wait shows each job's changes and the samples
+stored (`watch`), and an interrupted wait names the jobs left running. In the job: USR1 requeues like
+USR2, a job of N tasks decodes N shares of its pack (one GPU each), and a pack requeued twice without
+storing a sample stops with one line (`limits`).
 """
 
 from __future__ import annotations
