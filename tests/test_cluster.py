@@ -398,3 +398,31 @@ def test_a_job_with_two_tasks_decodes_two_shares_of_its_pack_at_once(slurm, tmp_
     assert sorted(after.values()) == [(2, 2)] * 2
     assert pd.read_csv(sweep_dir / "sweep_results.csv")["complete"].all()
     survived("a SLURM job of two tasks: each decoded its own share of the pack")
+
+
+def test_a_cancelled_baseline_pack_is_said_in_the_printout_and_kept_off_the_front(slurm, tmp_path):
+    """Two packs held after their first chunk; the one holding T2T (the baseline) is cancelled, the other
+    requeued (it finishes). The table, printout and plot mark the baseline incomplete, the printout says
+    in one line that comparisons use the problems it has, and the Pareto lines leave it out."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    sweep_dir = tmp_path / "cancelled_baseline"
+    p = subprocess.Popen(sweep_argv("strategy=t2t,lowprob", "baseline=null", "dataset.limit=4", "hydra.launcher.jobs=2",
+                                    f"hydra.sweep.dir={sweep_dir}"),
+                         cwd=tmp_path, env=env_for(slurm, tmp_path, gate), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        ready = wait_for(lambda: sorted(gate.glob("*.ready")) if len(list(gate.glob("*.ready"))) == 2 else None, "2 held jobs", proc=p)
+        held = sorted(f.stem for f in ready)  # pack 0: t2t, pack 1: lowprob
+        slurm.run("scancel", held[0])
+        slurm.run("scontrol", "requeue", held[1])
+        code, out, err = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert code == 1, err[-3000:]
+    printed = out + err
+    assert re.search(r"baseline #0 +t2t .*\(incomplete: 2/4 problems\)", printed), printed[-3000:]
+    assert "baseline #0 is incomplete (2/4 problems): comparisons use the 2 problems it has" in printed
+    assert not re.search(r"pareto +#0 ", printed)
+    table = pd.read_csv(sweep_dir / "sweep_results.csv")
+    assert table["complete"].tolist() == [False, True] and table["n_paired"].tolist() == [2, 2]
