@@ -320,7 +320,7 @@ def test_usr1_requeues_and_a_pack_requeued_twice_without_a_sample_stops_with_one
                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         for restart, sig in ((0, "USR1"), (1, "USR2")):
-            (f,) = wait_for(lambda: list(stall.glob(f"*.{restart}.stalled")), f"run {restart} to stall", proc=p)
+            (f,) = wait_for(lambda r=restart: list(stall.glob(f"*.{r}.stalled")), f"run {restart} to stall", proc=p)
             slurm.run("scancel", f"--signal={sig}", f.name.split(".")[0])
         code, out, err = finish(p)
     finally:

@@ -19,7 +19,7 @@ def test_a_time_limit_that_leaves_less_than_the_startup_margin_is_one_line_namin
 
 
 def test_a_pack_stops_after_two_requeues_that_stored_nothing():
-    runs = lambda *stored: [{"started": 0, "stored": n} for n in stored]  # noqa: E731
+    runs = lambda *stored: [{"started": 0, "stored": n} for n in stored]
     assert limits.stuck_message(runs(0), 1, 20) is None
     assert limits.stuck_message(runs(0, 0), 1, 20) is None  # one requeue: perhaps a pre-emption
     assert "requeued 2 times without storing a sample" in limits.stuck_message(runs(0, 0, 0), 1, 20)

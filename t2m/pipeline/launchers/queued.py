@@ -42,7 +42,7 @@ def active(job_ids: list[str]) -> list[str]:
     if not job_ids or not shutil.which("squeue"):
         return []
     arrays = sorted({j.split("_")[0] for j in job_ids})  # a purged id makes squeue fail: ask by array, then filter
-    p = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-j", ",".join(arrays)], capture_output=True, text=True, timeout=60)
+    p = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-j", ",".join(arrays)], capture_output=True, text=True, timeout=60, check=False)
     shown = set(p.stdout.split()) if p.returncode == 0 else set()
     return [j for j in job_ids if j in shown]
 
@@ -77,7 +77,7 @@ def on_interrupt(job_ids: list[str], cancel: bool) -> None:
     if not still:
         return
     if cancel:
-        subprocess.run(["scancel", *still], capture_output=True, text=True, timeout=60)
+        subprocess.run(["scancel", *still], capture_output=True, text=True, timeout=60, check=False)
         print(f"t2m.sweep: cancelled {len(still)} SLURM job(s) (hydra.launcher.cancel_on_interrupt=true): scancel {' '.join(still)}",
               file=sys.stderr, flush=True)  # fmt: skip
         return

@@ -28,7 +28,7 @@ def show(job_ids: list[str]) -> dict[str, dict]:
         return {}
     out = {}
     for array in sorted({j.split("_")[0] for j in job_ids}):
-        p = subprocess.run(["scontrol", "show", "job", "-o", array], capture_output=True, text=True, timeout=60)
+        p = subprocess.run(["scontrol", "show", "job", "-o", array], capture_output=True, text=True, timeout=60, check=False)
         for line in p.stdout.splitlines() if p.returncode == 0 else []:
             f = dict(w.split("=", 1) for w in line.split() if "=" in w)
             info = {"state": f.get("JobState", "?"), "reason": f.get("Reason", "None"), "node": f.get("NodeList", ""),

@@ -171,7 +171,7 @@ def paired_summary(df: pd.DataFrame) -> str:
         counts = compared["vs_baseline"].value_counts()
         n = compared["n_paired"]
         on = "" if n.empty else f", paired on {int(n.min())} problems" if n.min() == n.max() else f", paired on {int(n.min())}-{int(n.max())} problems"
-        if "complete" in df and df.at[b, "complete"] == False:  # noqa: E712 - never silently the baseline
+        if "complete" in df and df.at[b, "complete"] == False:  # never silently the baseline
             on += f" (baseline incomplete: {int(df.at[b, 'n'])} problems)"
         parts.append(f"vs baseline #{b} ({knobs(df.loc[b])}){on}: ▲ {counts.get('better', 0)} better, ▼ {counts.get('worse', 0)} worse, "
                      f"● {counts.get('n.s.', 0)} not significant")  # fmt: skip
@@ -348,7 +348,7 @@ def _legend_handles(df, overlay) -> tuple[list, list]:
     marks.append(Line2D([], [], ls="--", color="0.5", label="Pareto front"))
     if pruned(df).any():  # in the strategies' row, which has room
         colours.append(Line2D([], [], ls="", marker="x", ms=6, color="0.4", label="pruned trial (fewer problems)"))
-    if "complete" in df and (df["complete"] == False).any():  # noqa: E712
+    if "complete" in df and (df["complete"] == False).any():
         colours.append(Line2D([], [], ls="", marker="o", ms=12, mfc="none", mec="0.35", label="incomplete (fewer problems, off the front)"))
     if overlay is not None:
         marks.append(Line2D([], [], ls="", marker="o", mfc="none", mec="0.3", label="published (hollow)"))

@@ -248,7 +248,7 @@ def _line(i, r) -> str:
         line += f"  {comparison(r)}"
     if r.get("trial_state") == "pruned":
         line += f"  (pruned trial, {int(r['n'])} problems)"
-    elif r.get("complete") is False or r.get("complete") == False:  # noqa: E712 - numpy bools too
+    elif r.get("complete") is False or r.get("complete") == False:  # numpy bools too
         line += f"  (incomplete: {_of_expected(r)} problems)"
     return line
 
