@@ -295,6 +295,10 @@ def queued(slurm) -> list[str]:
     return [j["id"] for j in slurm.jobs() if j["state"] in ("PENDING", "RUNNING", "CONFIGURING", "REQUEUED")]
 
 
+def state(slurm, job: str) -> str | None:
+    return next((j["state"] for j in slurm.jobs() if j["id"] == job), None)
+
+
 def test_a_time_limit_too_short_for_the_startup_is_refused_before_anything_is_submitted(slurm, tmp_path):
     before = len(slurm.jobs())
     p = subprocess.run(sweep_argv("strategy=t2t", "dataset.limit=2", "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=20",
@@ -374,11 +378,11 @@ def test_an_interrupted_submitter_names_its_jobs_and_a_rerun_refuses_until_they_
     assert len([j for j in slurm.jobs() if j["id"].startswith(job.split("_")[0])]) == 1  # nothing submitted
 
     slurm.run(*shlex.split(err.split("cancel them with: ", 1)[1].split(" (or ", 1)[0]))  # the printed command, as printed
-    wait_for(lambda: job not in queued(slurm), "the printed scancel to end the job", timeout=120)
+    wait_for(lambda: state(slurm, job) == "CANCELLED", "the printed scancel to end the job", timeout=120)  # COMPLETING still counts as running
 
     second, code, err = held_run("hydra.launcher.cancel_on_interrupt=true", sig=2)
     assert second != job and f"t2m.sweep: cancelled 1 SLURM job(s) (hydra.launcher.cancel_on_interrupt=true): scancel {second}" in err
-    wait_for(lambda: second not in queued(slurm), "the cancelled job to end", timeout=120)
+    wait_for(lambda: state(slurm, second) == "CANCELLED", "the cancelled job to end", timeout=120)
     survived("the submitting command interrupted (SIGTERM, Ctrl-C): its SLURM jobs named, kept or cancelled, never submitted twice")
 
 
