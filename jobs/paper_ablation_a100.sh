@@ -11,6 +11,12 @@
 # Resume (pre-emption, time-outs past max_num_timeout, a failed or cancelled job): run the same command
 #   again. Finished configurations are kept and not logged again; the others go on where they stopped.
 #
+# Nodes with 1 A100 (the default): JOBS jobs of one GPU each. Nodes with 8 A100s: one job per node, one
+#   task per GPU, each task decoding its share of the job's pack with its own copy of the model:
+#   JOBS=1 bash jobs/paper_ablation_a100.sh hydra.launcher.gres=gpu:a100:8 hydra.launcher.tasks_per_node=8 \
+#       hydra.launcher.cpus_per_task=8 hydra.launcher.mem_gb=512
+#   (gpus_per_node=8 instead of gres sets tasks_per_node=8 by itself.)
+#
 #   CMATH=/data/cmath_test.jsonl bash jobs/paper_ablation_a100.sh [overrides, e.g. hydra.launcher.partition=gpu]
 set -euo pipefail
 : "${CMATH:?set CMATH=/path/to/cmath_test.jsonl}"

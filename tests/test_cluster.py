@@ -125,6 +125,14 @@ def test_requeue_preemption_and_a_cancelled_job_lose_and_repeat_nothing(slurm, t
     assert f"hydra.sweep.dir={sweep_dir}" in line
     restarts = {j["id"]: j["restarts"] for j in slurm.jobs()}
     assert restarts[held[0]] == 1 and restarts[held[1]] == 1  # both ran twice
+    # the live view: each job's start and each requeue as one line, the restarts in each job's last line
+    said = one_line(err)
+    for job in held.values():
+        assert f"t2m.sweep: job {job}: running on {slurm.node}" in said, said[-3000:]
+    for k in (0, 1):
+        assert re.search(rf"t2m\.sweep: job {held[k]}: requeued \(\w+\), restart 1", said), said[-3000:]
+        assert re.search(rf"Job {held[k]}: 2 of 2 configurations complete, 1 restart\(s\)", out + err), (out + err)[-3000:]
+    assert "samples stored" in err
     table = pd.read_csv(sweep_dir / "sweep_results.csv")
     complete = dict(zip(table["strategy"], table["complete"]))
     assert complete == {"t2t": True, "none": True, "lowprob": False, "t2t_remask": True, "logitdiff": True}  # the cancelled one with what it kept
@@ -142,8 +150,8 @@ def test_requeue_preemption_and_a_cancelled_job_lose_and_repeat_nothing(slurm, t
     assert sorted(final.values()) == [(8, 8)] * 5
     assert len(pd.read_csv(sweep_dir / "sweep_results.csv")) == 5
     count_wandb(sweep_dir, expected_ids=5 + 1)
-    logs = "".join(f.read_text() for f in sweep_dir.glob(".submitit/*/*_log.out"))
-    assert logs.count("8/8 samples already") >= 4  # the resumed jobs found the finished configurations and skipped them
+    # the submitting host found the 4 finished configurations in the store: only the cancelled one was submitted
+    assert "Submitted 1 configurations as 1 slurm job(s) of up to 1 (4 complete in the store, not submitted)" in p.stdout + p.stderr
     survived("SLURM job cancelled for good, then resumed with the printed command")
 
 
@@ -190,11 +198,15 @@ def test_a100_recipe_readme_commands_and_wandb_sync(slurm, tmp_path):
     summaries = {p: p.read_text() for p in sweep_dir.glob("*/summary.json")}
     runs = count_wandb(sweep_dir, expected_ids=13 + 1)
 
+    finished_before = sorted(f.parent.name for f in sweep_dir.glob(".submitit/*/*_log.out"))
+
     # 2. Resume after a pre-emption: the same command. Nothing is decoded, rewritten or logged again.
     argv = as_argv(commands[1], env)
     code, out, err = finish(subprocess.Popen([*argv, *TINY, *ABLATION_SMALL, "model.device=cpu"], cwd=tmp_path, env=env,
                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
     assert code == 0, err[-3000:]
+    assert "All 13 configurations are complete in the store: nothing submitted" in out + err  # no job, no model load
+    assert sorted(f.parent.name for f in sweep_dir.glob(".submitit/*/*_log.out")) == finished_before
     assert entries(store) == first
     assert {p: p.read_text() for p in summaries} == summaries
     assert count_wandb(sweep_dir, expected_ids=13 + 1) == runs
@@ -256,7 +268,8 @@ def test_a_job_that_reaches_its_time_limit_requeues_and_resumes(slurm, tmp_path)
     sweep_dir = tmp_path / "timeout"
     p = subprocess.run([sys.executable, "-m", "t2m.sweep", "-m", "strategy=t2t,lowprob", "baseline=none", "dataset.limit=8", "gen_length=32",
                         "batch_size=2", "hydra/launcher=slurm", "hydra.launcher.jobs=1", "hydra.launcher.cpus_per_task=1",
-                        "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", f"hydra.sweep.dir={sweep_dir}"],
+                        "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60", "hydra.launcher.startup_margin_s=30",
+                        f"hydra.sweep.dir={sweep_dir}"],
                        cwd=tmp_path, env=env_for(slurm, tmp_path, gate), capture_output=True, text=True, timeout=600)  # fmt: skip
     assert p.returncode == 0, p.stderr[-3000:]
     held = [f.stem for f in gate.glob("*.ready")]
@@ -270,3 +283,150 @@ def test_a_job_that_reaches_its_time_limit_requeues_and_resumes(slurm, tmp_path)
     count_samples({}, after, {fp: 8 for fp in after})
     count_wandb(sweep_dir, expected_ids=2 + 1)
     survived("SLURM job reached its time limit (USR2 before the limit: requeued, resumed)")
+
+
+def sweep_argv(*overrides: str) -> list[str]:
+    """A small SLURM sweep: 1 job, 1 CPU, the bundled model, 32 tokens."""
+    return [sys.executable, "-m", "t2m.sweep", "-m", "baseline=none", "gen_length=32", "batch_size=2", "hydra/launcher=slurm",
+            "hydra.launcher.cpus_per_task=1", *overrides]  # fmt: skip
+
+
+def queued(slurm) -> list[str]:
+    return [j["id"] for j in slurm.jobs() if j["state"] in ("PENDING", "RUNNING", "CONFIGURING", "REQUEUED")]
+
+
+def state(slurm, job: str) -> str | None:
+    return next((j["state"] for j in slurm.jobs() if j["id"] == job), None)
+
+
+def test_a_time_limit_too_short_for_the_startup_is_refused_before_anything_is_submitted(slurm, tmp_path):
+    before = len(slurm.jobs())
+    p = subprocess.run(sweep_argv("strategy=t2t", "dataset.limit=2", "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=20",
+                                  f"hydra.sweep.dir={tmp_path / 'short'}"),
+                       cwd=tmp_path, env=env_for(slurm, tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert p.returncode == 2, p.stderr[-3000:]
+    line = one_line(p.stderr)
+    assert "\n" not in line, line
+    assert ("hydra.launcher.timeout_min=1 with hydra.launcher.signal_delay_s=20 leaves 40 s of work before each requeue, less than "
+            "the 120 s a job needs to start (hydra.launcher.startup_margin_s); set hydra.launcher.timeout_min=3 or more") in line, line
+    assert len(slurm.jobs()) == before and not (tmp_path / "short" / ".submitit").exists()
+
+
+def test_usr1_requeues_and_a_pack_requeued_twice_without_a_sample_stops_with_one_line(slurm, tmp_path):
+    """Every run of the job stalls before storing its first chunk (tests/slurm_gate, T2M_TEST_STALL):
+    USR1 requeues it (as USR2 does), USR2 requeues it again, and the third run stops at once with one
+    line naming the cause and the values to change, which ends the sweep too."""
+    stall = tmp_path / "stall"
+    stall.mkdir()
+    env = {**env_for(slurm, tmp_path, None), "PYTHONPATH": f"{GATE}{os.pathsep}{cli_env(tmp_path)['PYTHONPATH']}", "T2M_TEST_STALL": str(stall)}
+    sweep_dir = tmp_path / "stuck"
+    p = subprocess.Popen(sweep_argv("strategy=t2t", "dataset.limit=2", "hydra.launcher.jobs=1", f"hydra.sweep.dir={sweep_dir}"),
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        for restart, sig in ((0, "USR1"), (1, "USR2")):
+            (f,) = wait_for(lambda r=restart: list(stall.glob(f"*.{r}.stalled")), f"run {restart} to stall", proc=p)
+            slurm.run("scancel", f"--signal={sig}", f.name.split(".")[0])
+        code, out, err = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert code == 1, err[-3000:]
+    line = one_line(err).splitlines()[-1]
+    assert ("this job was requeued 2 times without storing a sample: each run reached its signal (hydra.launcher.timeout_min=120, "
+            "hydra.launcher.signal_delay_s=120) before decoding anything; raise hydra.launcher.timeout_min or lower "
+            "hydra.launcher.signal_delay_s") in line, line  # fmt: skip
+    log = "".join(f.read_text() for f in sorted(sweep_dir.glob(".submitit/*/*_log.err")))
+    assert re.findall(r"submitit WARNING \S+ \S+ - Caught signal (SIGUSR\d)", log) == ["SIGUSR1", "SIGUSR2"], log[-3000:]
+    out = "".join(f.read_text() for f in sorted(sweep_dir.glob(".submitit/*/*_log.out")))
+    assert len(re.findall(r"submitit INFO \(\S+ \S+\) - Requeued job", out)) == 2, out[-3000:]
+    assert not list(stall.glob("*.2.stalled"))  # the third run stopped before decoding
+    survived("SLURM job signalled with USR1: requeued like USR2")
+
+
+def test_an_interrupted_submitter_names_its_jobs_and_a_rerun_refuses_until_they_end(slurm, tmp_path):
+    """SIGTERM (a closed ssh session) to the submitting command while its job is held mid-decode: it
+    names the job and the scancel that stops it, and leaves it running; the same command run again
+    refuses in one line; the printed scancel ends the job; run again with cancel_on_interrupt=true and
+    interrupted by Ctrl-C, it cancels its job itself."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    sweep_dir = tmp_path / "interrupted"
+    argv = sweep_argv("strategy=t2t", "dataset.limit=4", "hydra.launcher.jobs=1", f"hydra.sweep.dir={sweep_dir}")
+    env = env_for(slurm, tmp_path, gate)
+
+    def held_run(*extra: str, sig: int) -> tuple[str, int, str]:
+        p = subprocess.Popen([*argv, *extra], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            seen = {f.name for f in gate.glob("*.ready")}
+            (ready,) = wait_for(lambda: [f for f in gate.glob("*.ready") if f.name not in seen], "the job to be held", proc=p)
+            p.send_signal(sig)
+            code, _, err = finish(p, timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        return ready.stem, code, one_line(err)
+
+    job, code, err = held_run(sig=15)
+    assert code != 0 and (f"t2m.sweep: 1 SLURM job(s) are still queued or running and go on storing results: {job}; cancel them with: "
+                          f"scancel {job} (or set hydra.launcher.cancel_on_interrupt=true)") in err.splitlines(), err[-3000:]  # fmt: skip
+    assert job in queued(slurm)
+
+    p = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and one_line(p.stderr) == (
+        f"t2m.sweep: this sweep's SLURM jobs {job} (submitted earlier) are still queued or running; wait for them to end "
+        f"(squeue -j {job}) or cancel them (scancel {job}), then run this command again"), p.stderr[-3000:]  # fmt: skip
+    assert len([j for j in slurm.jobs() if j["id"].startswith(job.split("_")[0])]) == 1  # nothing submitted
+
+    slurm.run(*shlex.split(err.split("cancel them with: ", 1)[1].split(" (or ", 1)[0]))  # the printed command, as printed
+    wait_for(lambda: state(slurm, job) == "CANCELLED", "the printed scancel to end the job", timeout=120)  # COMPLETING still counts as running
+
+    second, code, err = held_run("hydra.launcher.cancel_on_interrupt=true", sig=2)
+    assert second != job and f"t2m.sweep: cancelled 1 SLURM job(s) (hydra.launcher.cancel_on_interrupt=true): scancel {second}" in err
+    wait_for(lambda: state(slurm, second) == "CANCELLED", "the cancelled job to end", timeout=120)
+    survived("the submitting command interrupted (SIGTERM, Ctrl-C): its SLURM jobs named, kept or cancelled, never submitted twice")
+
+
+def test_a_job_with_two_tasks_decodes_two_shares_of_its_pack_at_once(slurm, tmp_path):
+    """tasks_per_node=2 (as gpus_per_node=2 sets it): the job's two tasks each take a different half of
+    the pack and load the model once; every sample is stored once (CPU tasks here: no GPU)."""
+    sweep_dir = tmp_path / "two_tasks"
+    p = subprocess.run(sweep_argv("strategy=t2t,lowprob", "dataset.limit=2", "hydra.launcher.jobs=1", "hydra.launcher.tasks_per_node=2",
+                                  f"hydra.sweep.dir={sweep_dir}"),
+                       cwd=tmp_path, env=env_for(slurm, tmp_path), capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    (folder,) = [d for d in (sweep_dir / ".submitit").iterdir() if d.is_dir()]  # one job, its two tasks' logs
+    logs = [f.read_text() for f in sorted(folder.glob("*_log.out"))]
+    assert len(logs) == 2 and [log.count("Loaded ") for log in logs] == [1, 1]
+    assert [re.findall(r"\] - \[(\d+)\] (\w+) tau=", log) for log in logs] == [[("0", "t2t")], [("1", "lowprob")]]  # one configuration each
+    after = entries(tmp_path / "results" / "store")
+    assert sorted(after.values()) == [(2, 2)] * 2
+    assert pd.read_csv(sweep_dir / "sweep_results.csv")["complete"].all()
+    survived("a SLURM job of two tasks: each decoded its own share of the pack")
+
+
+def test_a_cancelled_baseline_pack_is_said_in_the_printout_and_kept_off_the_front(slurm, tmp_path):
+    """Two packs held after their first chunk; the one holding T2T (the baseline) is cancelled, the other
+    requeued (it finishes). The table, printout and plot mark the baseline incomplete, the printout says
+    in one line that comparisons use the problems it has, and the Pareto lines leave it out."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    sweep_dir = tmp_path / "cancelled_baseline"
+    p = subprocess.Popen(sweep_argv("strategy=t2t,lowprob", "baseline=null", "dataset.limit=4", "hydra.launcher.jobs=2",
+                                    f"hydra.sweep.dir={sweep_dir}"),
+                         cwd=tmp_path, env=env_for(slurm, tmp_path, gate), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        ready = wait_for(lambda: sorted(gate.glob("*.ready")) if len(list(gate.glob("*.ready"))) == 2 else None, "2 held jobs", proc=p)
+        held = sorted(f.stem for f in ready)  # pack 0: t2t, pack 1: lowprob
+        slurm.run("scancel", held[0])
+        slurm.run("scontrol", "requeue", held[1])
+        code, out, err = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert code == 1, err[-3000:]
+    printed = out + err
+    assert re.search(r"baseline #0 +t2t .*\(incomplete: 2/4 problems\)", printed), printed[-3000:]
+    assert "baseline #0 is incomplete (2/4 problems): comparisons use the 2 problems it has" in printed
+    assert not re.search(r"pareto +#0 ", printed)
+    table = pd.read_csv(sweep_dir / "sweep_results.csv")
+    assert table["complete"].tolist() == [False, True] and table["n_paired"].tolist() == [2, 2]

@@ -265,8 +265,9 @@ def test_diff_command(tmp_path):
 def test_plot_marks_and_labels(tmp_path):
     df, png = report.build(fake_sweep(tmp_path))
     labels = plot.labelled(df)
-    # the baseline, the Pareto fronts (the killed configuration: 1 of 1 right at the lowest cost), significant differences by p
-    assert labels[:5] == [0, 5, 3, 4, 1]
+    # the baseline, the Pareto fronts (not the killed configuration: 1 of 1 right at the lowest cost, but incomplete),
+    # significant differences by p
+    assert labels[:5] == [0, 3, 1, 4, 2] and 5 in labels
     assert sorted(labels) == list(df.index)  # a small sweep: every point gets its label
     assert plot.paired_summary(df) == ("vs baseline #0 (t2t τ=0.5), paired on 1-60 problems: ▲ 1 better, ▼ 1 worse, ● 3 not significant "
                                        "(p_Holm < 0.05)")  # fmt: skip
@@ -339,3 +340,26 @@ def test_fidelity_is_compared_like_accuracy_and_can_differ_from_it(tmp_path):
     assert lines[0] == "metric   answer-line fidelity" and any(line.startswith("better   #1") and "fid  83.3%" in line for line in lines)
     assert lines[-1].startswith("caption  accuracy: 50.0-50.0%") and "0 better, 0 worse" in lines[-1]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_incomplete_baseline_is_said_and_incomplete_rows_stay_off_the_pareto_front(tmp_path):
+    """The pack holding T2T was cancelled: its 40 of 60 problems are still the baseline, but the
+    printout says so in one line, every comparison is on those 40, and no incomplete row is on the front."""
+    sweep = fake_sweep(tmp_path / "sweep", configs=[(f"{c[0]}", *c[1:]) for c in CONFIGS[1:]])
+    for job in sorted(sweep.glob("[0-9]_*")):  # make room for the baseline as job 0
+        job.rename(job.with_name(f"{int(job.name.split('_')[0]) + 1}_{job.name.split('_', 1)[1]}"))
+    t2t = sweep / "0_t2t_tau0.5_c1_rho0.25"
+    config = {"strategy": "t2t", "tau": 0.5, "c_max": 1, "rho_max": 0.25, "threshold": 0.7, "experiment": "unit",
+              "model": {"name_or_path": "fake"}, "dataset": {"name": "arith100"}}  # fmt: skip
+    view(t2t, {"k": "cancelled"}, records_of(0.9, fwd=1.0)[:40], [f"p{i}" for i in range(N)], config)  # fastest, best: would lead the front
+    df, png = report.build(sweep)
+    assert df.loc[0, "vs_baseline"] == "baseline" and not df.loc[0, "complete"] and df.loc[0, "n"] == 40
+    assert (df.loc[1:4, "n_paired"] == 40).all()  # every comparison on the problems the baseline has
+    assert pd.read_csv(sweep / report.TABLE_CSV)["complete"].tolist() == [False, True, True, True, True, False]
+    lines = report.describe(df).splitlines()
+    assert lines[0].startswith("baseline #0   t2t") and lines[0].endswith("(incomplete: 40/60 problems)")
+    assert lines[1] == "baseline #0 is incomplete (40/60 problems): comparisons use the 40 problems it has"
+    front = [line.split()[1] for line in lines if line.startswith("pareto")]
+    assert front and "#0" not in front and "#5" not in front  # neither the cancelled baseline nor the killed row
+    assert "(baseline incomplete: 40 problems)" in plot.paired_summary(df)
+    assert png.exists()

@@ -46,6 +46,8 @@ class SlurmConf(SlurmQueueConf):
     _target_: str = "hydra_plugins.t2m_launchers.SlurmLauncher"
     configs_per_job: Optional[int] = None
     jobs: Optional[int] = None
+    startup_margin_s: Optional[int] = None  # seconds a job needs before it decodes; null: 120 (t2m.pipeline.launchers.limits)
+    cancel_on_interrupt: bool = False  # Ctrl-C / SIGTERM of the submitting command cancels its jobs (else: prints the scancel)
 
 
 for _name, _node in (("t2m_inprocess_schema", InProcessConf), ("t2m_local_schema", LocalConf), ("t2m_slurm_schema", SlurmConf)):

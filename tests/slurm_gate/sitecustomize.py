@@ -27,3 +27,21 @@ if os.environ.get("T2M_TEST_GATE") and os.environ.get("SLURM_JOB_ID") and not os
         return n
 
     store.Entry.append = _append_then_wait
+
+# T2M_TEST_STALL=DIR: every run of the job (requeues too) stops before its first chunk is stored,
+# writes DIR/<job id>.<SLURM_RESTART_COUNT or 0>.stalled and waits: a job that never gets to store a
+# sample before its signal (what a time limit too short for the start-up does).
+if os.environ.get("T2M_TEST_STALL") and os.environ.get("SLURM_JOB_ID"):
+    import time
+    from pathlib import Path
+
+    from t2m.pipeline.store import entries as _store
+
+    def _stall(self, records):
+        task = os.environ.get("SLURM_ARRAY_TASK_ID")
+        name = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{task}" if task is not None else os.environ["SLURM_JOB_ID"]
+        Path(os.environ["T2M_TEST_STALL"], f"{name}.{os.environ.get('SLURM_RESTART_COUNT', '0')}.stalled").write_text(str(os.getpid()))
+        while True:
+            time.sleep(0.2)
+
+    _store.Entry.append = _stall

@@ -155,10 +155,11 @@ def labelled(df: pd.DataFrame) -> list:
     differences (smallest p first), then (in a sweep small enough to label everything) the rest."""
     df = df[~pruned(df)]
     acc = df["accuracy"].astype(float)
+    whole = df["complete"].fillna(True).astype(bool) if "complete" in df else True
     v = df.apply(verdict, axis=1)
     picked = list(df.index[df.get("vs_baseline", pd.Series(index=df.index, dtype=object)) == "baseline"])
     for col, _, _ in PANELS:
-        ok = df[col].notna() & acc.notna()
+        ok = df[col].notna() & acc.notna() & whole
         picked += pareto_front(df.loc[ok, col].astype(float), acc[ok])
     significant = df.index[v.isin(["better", "worse"])]
     picked += list(df.loc[significant].sort_values(p_order(df)).index)
@@ -220,6 +221,8 @@ def paired_summary(df: pd.DataFrame) -> str:
         counts = compared["vs_baseline"].value_counts()
         n = compared["n_paired"]
         on = "" if n.empty else f", paired on {int(n.min())} problems" if n.min() == n.max() else f", paired on {int(n.min())}-{int(n.max())} problems"
+        if "complete" in df and df.at[b, "complete"] == False:  # never silently the baseline
+            on += f" (baseline incomplete: {int(df.at[b, 'n'])} problems)"
         parts.append(f"vs baseline #{b} ({knobs(df.loc[b])}){on}: ▲ {counts.get('better', 0)} better, ▼ {counts.get('worse', 0)} worse, "
                      f"● {counts.get('n.s.', 0)} not significant")  # fmt: skip
     return "; ".join(parts) + f" ({rule(df)})"
@@ -264,8 +267,9 @@ def _panel(ax, df, col, acc, low, high, overlay, ref_col) -> None:
     if "vs_baseline" in df:
         for i in df.index[(df["vs_baseline"] == "baseline") & ok]:
             ax.axhline(acc[i], ls=":", lw=1, color=color(df.at[i, "strategy"]), alpha=0.6, zorder=1)
+    whole = df["complete"].fillna(True).astype(bool) if "complete" in df else pd.Series(True, index=df.index)
+    front = pareto_front(cost[ok & ~pruned(df) & whole], acc[ok & ~pruned(df) & whole])  # incomplete rows saw fewer problems
     on = ok & ~pruned(df)
-    front = pareto_front(cost[on], acc[on])
     ax.plot(cost[front], acc[front], ls="--", color="0.5", lw=1.1, drawstyle="steps-post", zorder=3)
     for strategy, grp in df[on].groupby("strategy", sort=False):
         idx = grp.index
@@ -278,6 +282,8 @@ def _panel(ax, df, col, acc, low, high, overlay, ref_col) -> None:
         if v == "n.s.":
             style["s"] = [style["s"] * math.sqrt(len(here[i])) for i in idx]
         ax.scatter(cost[idx], acc[idx], **style)
+    partial = df.index[ok & ~whole]  # incomplete rows: a dashed grey ring, off the Pareto line
+    ax.scatter(cost[partial], acc[partial], s=260, facecolors="none", edgecolors="0.35", linestyles="--", linewidths=1.0, zorder=5)
     ax.grid(alpha=0.25)
 
 
@@ -397,6 +403,8 @@ def _legend_handles(df, overlay) -> tuple[list, list]:
     marks.append(Line2D([], [], ls="--", color="0.5", label="Pareto front"))
     if pruned(df).any():  # in the strategies' row, which has room
         colours.append(Line2D([], [], ls="", marker="x", ms=6, color="0.4", label="pruned trial (fewer problems)"))
+    if "complete" in df and (df["complete"] == False).any():
+        colours.append(Line2D([], [], ls="", marker="o", ms=12, mfc="none", mec="0.35", label="incomplete (fewer problems, off the front)"))
     if overlay is not None:
         marks.append(Line2D([], [], ls="", marker="o", mfc="none", mec="0.3", label="published (hollow)"))
     return colours, marks

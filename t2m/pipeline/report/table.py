@@ -202,6 +202,9 @@ def describe(df: pd.DataFrame, max_listed: int = 10, metric: str = "accuracy") -
     verdicts = df["vs_baseline"] if "vs_baseline" in df else pd.Series(None, index=df.index, dtype=object)
     for i in df.index[verdicts == "baseline"]:
         lines.append(f"baseline {_line(i, df.loc[i])}")
+        if not complete(df).at[i]:  # its verdicts stand on fewer problems than the other rows have: say so
+            n = int(df.at[i, "n"])
+            lines.append(f"baseline #{i} is incomplete ({_of_expected(df.loc[i])} problems): comparisons use the {n} problems it has")
         compared = df[(df["baseline_job"] == df.at[i, "baseline_job"]) & (verdicts != "baseline")]
         if len(compared):
             lines.append(f"paired   vs #{i} {_family_line(compared)}")
@@ -211,7 +214,7 @@ def describe(df: pd.DataFrame, max_listed: int = 10, metric: str = "accuracy") -
         if len(rows) > max_listed:
             lines.append(f"{kind:<8} ... and {len(rows) - max_listed} more (sweep_results.csv, column vs_baseline)")
     lines += _control_lines(df) + _repair_lines(df, verdicts) + _sampling_lines(df)
-    ok = acc.notna() & df["mean_forwards"].notna() & ~pruned(df)  # a pruned trial saw fewer problems
+    ok = acc.notna() & df["mean_forwards"].notna() & ~pruned(df) & complete(df)  # a pruned or incomplete row saw fewer problems
     for i in pareto_front(df.loc[ok, "mean_forwards"].astype(float), acc[ok]):
         lines.append(f"pareto   {_line(i, df.loc[i])}")
     lines += [f"caption  {caption}"] if caption else []
@@ -330,7 +333,19 @@ def _line(i, r) -> str:
         line += f"  {comparison(r)}"
     if r.get("trial_state") == "pruned":
         line += f"  (pruned trial, {int(r['n'])} problems)"
+    elif r.get("complete") is False or r.get("complete") == False:  # numpy bools too
+        line += f"  (incomplete: {_of_expected(r)} problems)"
     return line
+
+
+def complete(df: pd.DataFrame) -> pd.Series:
+    """Rows that hold every problem (a table without the column: all of them)."""
+    return df["complete"].fillna(True).astype(bool) if "complete" in df else pd.Series(True, index=df.index)
+
+
+def _of_expected(r) -> str:
+    expected = r.get("n_expected")
+    return f"{int(r['n'])}/{int(expected)}" if expected is not None and not pd.isna(expected) else f"{int(r['n'])}"
 
 
 def newest_sweep(root: Path, how: str = "run one (python -m t2m.sweep -m sweep=quick)") -> Path:

@@ -252,6 +252,7 @@ def job_row(job: Path) -> dict | None:
     if pointer is not None:
         row.update(fingerprint=pointer.get("fingerprint"), subset=pointer.get("subset"))
     row["complete"] = False if expected is None else row["complete"]
+    row["n_expected"] = expected  # for "68/100 problems" wherever the row is marked incomplete
     row["_written"] = (job / CONFIG).stat().st_mtime
     return row
 
