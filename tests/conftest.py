@@ -95,3 +95,23 @@ def cli(monkeypatch, capfd, tmp_path):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def report_cli(capsys, monkeypatch):
+    """Run `python -m t2m.report ARGS` through its `main` in this process (the command's own argument
+    parsing, checks and printing, without a Python start-up); returns (exit status, stdout, stderr)."""
+    from t2m.pipeline.report.cli import main
+
+    def run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse's own usage errors
+            code = e.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

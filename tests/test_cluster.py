@@ -397,7 +397,7 @@ def test_a_job_with_two_tasks_decodes_two_shares_of_its_pack_at_once(slurm, tmp_
     (folder,) = [d for d in (sweep_dir / ".submitit").iterdir() if d.is_dir()]  # one job, its two tasks' logs
     logs = [f.read_text() for f in sorted(folder.glob("*_log.out"))]
     assert len(logs) == 2 and [log.count("Loaded ") for log in logs] == [1, 1]
-    assert [re.findall(r"\] - \[(\d+)\] (\w+) tau=", log) for log in logs] == [[("0", "t2t")], [("1", "lowprob")]]  # one configuration each
+    assert [re.findall(r"\] \[(\d+)\] (\w+) tau=", log) for log in logs] == [[("0", "t2t")], [("1", "lowprob")]]  # one configuration each
     after = entries(tmp_path / "results" / "store")
     assert sorted(after.values()) == [(2, 2)] * 2
     assert pd.read_csv(sweep_dir / "sweep_results.csv")["complete"].all()

@@ -87,20 +87,20 @@ def test_build_writes_table_and_plot(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
-def test_overlay_of_published_points(tmp_path):
+def test_overlay_of_published_points(tmp_path, report_cli):
     ref = SHARED / "reference" / "paper_ablation_cmath100.csv"
     if not ref.exists():
         ref = tmp_path / "ref.csv"
         ref.write_text("strategy,accuracy_pct,avg_modifications_per_sample,avg_forwards_per_sample\nt2t,81,12.4,119.6\nlowprob,93,69.2,180.1\n")
     sweep = fake_sweep(tmp_path / "sweep")
-    p = subprocess.run([sys.executable, "-m", "t2m.report", str(sweep), "--overlay", str(ref)], cwd=tmp_path,
-                       env=cli_env(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert p.returncode == 0, p.stderr
-    assert "baseline #0   t2t" in p.stdout and "pareto" in p.stdout
+    code, out, err = report_cli(sweep, "--overlay", ref, cwd=tmp_path)
+    assert code == 0, err
+    assert "baseline #0   t2t" in out and "pareto" in out
     assert (sweep / report.PLOT_PNG).exists() and (sweep / report.TABLE_PARQUET).exists()
 
 
 def test_report_command_rejects_bad_input(tmp_path):
+    """As a process: the one line and exit status 2 are what a user's shell sees."""
     p = subprocess.run([sys.executable, "-m", "t2m.report", str(tmp_path / "nope")], cwd=tmp_path, env=cli_env(tmp_path),
                        capture_output=True, text=True, timeout=300)  # fmt: skip
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "results_dir" in p.stderr
@@ -235,31 +235,33 @@ def test_each_dataset_is_compared_with_its_own_baseline(tmp_path):
     assert (df["vs_baseline"] == "baseline").sum() == 2
 
 
-def test_report_command_baseline_option(tmp_path):
+def test_report_command_baseline_option(tmp_path, report_cli):
     sweep = fake_sweep(tmp_path / "sweep")
-    env = cli_env(tmp_path)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "t2m.report", str(sweep), *a], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
-    p = run("--baseline", "{strategy:lowprob,tau:0.5}")
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith("baseline #2   lowprob")
+    code, out, err = report_cli(sweep, "--baseline", "{strategy:lowprob,tau:0.5}", cwd=tmp_path)
+    assert code == 0, err
+    assert out.startswith("baseline #2   lowprob")
     for bad, message in (("{strategy:foo}", "baseline.strategy='foo' is unknown"), ("9_nope", "baseline='9_nope' is neither"),
                          ("{strategy:lowprob,tau:0.4}", "matches none of the 6 configurations")):  # fmt: skip
-        p = run("--baseline", bad)
-        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and message in p.stderr, p.stderr
+        code, out, err = report_cli(sweep, "--baseline", bad, cwd=tmp_path)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
 
 
-def test_diff_command(tmp_path):
+def test_diff_command(tmp_path, report_cli):
     sweep = fake_sweep(tmp_path / "sweep")
     before, after = sweep / "0_t2t_tau0.5_c1_rho0.25", sweep / "3_logitdiff_tau0.2_c1_rho1.0"
-    cmd = [sys.executable, "-m", "t2m.report", "diff", str(before), str(after), "--out", "d.csv"]
-    p = subprocess.run(cmd, cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    assert "60 problems in both" in p.stdout and "0 fixed, 9 broken" in p.stdout and "p = 0.0039" in p.stdout
+    code, out, err = report_cli("diff", before, after, "--out", "d.csv", cwd=tmp_path)
+    assert code == 0, err
+    assert "60 problems in both" in out and "0 fixed, 9 broken" in out and "p = 0.0039" in out
     table = pd.read_csv(tmp_path / "d.csv")
     assert table["change"].tolist() == ["broken"] * 9 and table["id"].tolist() == [f"p{i}" for i in range(27, 36)]
     assert table.loc[0, "before_answer"] == 27 and table.loc[0, "after_answer"] == -27 and table.loc[0, "gold"] == 27
-    p = subprocess.run([*cmd[:4], str(tmp_path / "nope"), str(after)], cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True, timeout=300)
-    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "before=" in p.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code, out, err = report_cli("diff", before, after, cwd=elsewhere)  # without --out: beside the runs, not where it ran
+    assert code == 0, err
+    assert (sweep / f"{before.name}_vs_{after.name}.csv").is_file() and not any(elsewhere.iterdir())
+    code, out, err = report_cli("diff", tmp_path / "nope", after, cwd=tmp_path)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "before=" in err
 
 
 def test_plot_marks_and_labels(tmp_path):

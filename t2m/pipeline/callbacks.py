@@ -73,7 +73,7 @@ class SweepOutputs(Callback):
         from t2m.pipeline import report, tracking
         from t2m.pipeline.report.baseline import NONE, BaselineError
         from t2m.pipeline.task import PROGRESS
-        from t2m.pipeline.paths import absolute
+        from t2m.pipeline.paths import absolute, shown
 
         sweep_dir = absolute(config.hydra.sweep.dir)
         metric = OmegaConf.select(config, "report.metric", default="accuracy")
@@ -93,7 +93,7 @@ class SweepOutputs(Callback):
             raise
         if table.empty:
             return
-        log.info("Sweep results: %s, %s", sweep_dir / report.TABLE_CSV, png)
+        log.info("Sweep results: %s, %s", shown(sweep_dir / report.TABLE_CSV), shown(png) if png else png)
         for line in report.describe(table, metric=metric).splitlines():
             log.info(line)
         wandb_dir = absolute(config.tracker.dir) if config.tracker.dir else sweep_dir

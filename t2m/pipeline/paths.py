@@ -25,3 +25,12 @@ def absolute(path) -> Path:
 
 def looks_local(name: str) -> bool:
     return name.startswith((".", "/", "~")) or Path(name).exists()
+
+
+def shown(path) -> str:
+    """A path as a log line shows it: relative to the current directory when it lies below it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)

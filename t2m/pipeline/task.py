@@ -50,7 +50,7 @@ from t2m.pipeline.store.entries import Entry, SampleSet, StoreError
 from t2m.pipeline.report.notes import TRUNCATED_SHARE, truncated_line
 from t2m.pipeline.report.trajectory import TRAJECTORIES
 from t2m.pipeline.checks.validate import ConfigError, Rejected, check
-from t2m.pipeline.paths import absolute
+from t2m.pipeline.paths import absolute, shown
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ class Member:
         if summary["n_truncated"] > TRUNCATED_SHARE * summary["n"]:
             log.warning(truncated_line(f"[{self.num}] {self.label}", summary["n_truncated"], summary["n"], dcfg.gen_length))
         if not self.multirun:
-            log.info(f"Results: {self.job.path} (summary.json, config.yaml; samples in {self.entry.path})")
+            log.info(f"Results: {shown(self.job.path)} (summary.json, config.yaml; samples in {shown(self.entry.path)})")
         tracking.log_configuration(  # a run that already holds these results is not logged again
             cfg.tracker,
             wandb_dir=self.wandb_dir,
@@ -539,7 +539,7 @@ def get_model(name_or_path=None, revision=None, trust_remote_code=False, dtype="
     t0 = time.perf_counter()
     path = None if name_or_path is None else (str(absolute(name_or_path)) if Path(str(name_or_path)).expanduser().exists() else name_or_path)
     lm = load_model(path, trust_remote_code=trust_remote_code, dtype=dtype, device=device, mask_id=mask_id, eos_id=eos_id, revision=revision)
-    log.info(f"Loaded {lm.name} ({lm.num_parameters / 1e6:.1f}M parameters, {lm.dtype}, {lm.device}) in {time.perf_counter() - t0:.1f}s")
+    log.info(f"Loaded {shown(lm.name) if Path(lm.name).exists() else lm.name} ({lm.num_parameters / 1e6:.1f}M parameters, {lm.dtype}, {lm.device}) in {time.perf_counter() - t0:.1f}s")
     return lm
 
 

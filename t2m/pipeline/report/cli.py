@@ -113,7 +113,7 @@ def diff_main(argv: list[str]) -> int:
                                  "configuration (BEFORE, e.g. the baseline) to another (AFTER).")  # fmt: skip
     ap.add_argument("before", type=Path, help="job directory (holding samples.jsonl), e.g. the T2T baseline's")
     ap.add_argument("after", type=Path, help="job directory to compare with it")
-    ap.add_argument("--out", type=Path, default=None, help="CSV to write (default: BEFORE_vs_AFTER.csv here)")
+    ap.add_argument("--out", type=Path, default=None, help="CSV to write (default: BEFORE_vs_AFTER.csv beside BEFORE, in its sweep directory)")
     ap.add_argument("--all", action="store_true", help="every problem both hold, not only those whose generation changed")
     args = ap.parse_args(argv)
     for name in ("before", "after"):
@@ -122,7 +122,8 @@ def diff_main(argv: list[str]) -> int:
     before, after = job_records(args.before), job_records(args.after)
     table = sample_diff(before, after)
     shown = table if args.all else table[table["change"] != "unchanged"]
-    out = args.out or Path(f"{args.before.resolve().name}_vs_{args.after.resolve().name}.csv")
+    before_dir = args.before.resolve()  # written beside the runs it compares, never into whatever directory the command ran in
+    out = args.out or before_dir.parent / f"{before_dir.name}_vs_{args.after.resolve().name}.csv"
     shown.to_csv(out, index=False)
     result = compare(outcomes(after), outcomes(before))
     counts = table["change"].value_counts()

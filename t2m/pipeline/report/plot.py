@@ -170,8 +170,11 @@ def labelled(df: pd.DataFrame) -> list:
 
 def png(df: pd.DataFrame, path: Path, overlay: pd.DataFrame | None = None, title: str | None = None, metric: str = "accuracy",
         caption: str | None = None) -> Path:
+    import logging
+
     import matplotlib
 
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its font-cache note is no news to the user
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
 
@@ -285,6 +288,32 @@ def _panel(ax, df, col, acc, low, high, overlay, ref_col) -> None:
     partial = df.index[ok & ~whole]  # incomplete rows: a dashed grey ring, off the Pareto line
     ax.scatter(cost[partial], acc[partial], s=260, facecolors="none", edgecolors="0.35", linestyles="--", linewidths=1.0, zorder=5)
     ax.grid(alpha=0.25)
+    _at_least_a_quarter(ax, cost[ok])
+
+
+def _at_least_a_quarter(ax, cost: pd.Series) -> None:
+    """Widen the cost axis to at least a quarter of its level (or of 1): configurations at 5.37-5.49
+    forwards would otherwise fill the panel and look far apart when they cost the same."""
+    if cost.empty:
+        return
+    lo, hi = ax.get_xlim()
+    centre = (float(cost.min()) + float(cost.max())) / 2
+    span = 0.25 * max(abs(centre), 1.0)
+    if hi - lo < span:
+        left = max(centre - span / 2, 0.0) if float(cost.min()) >= 0 else centre - span / 2  # costs are counts: never below 0
+        ax.set_xlim(left, left + span)
+
+
+def _front_is_drawn(df: pd.DataFrame) -> bool:
+    """Whether a panel draws a Pareto line (two or more points on its front), as _panel picks them."""
+    acc = df["accuracy"].astype(float)
+    whole = df["complete"].fillna(True).astype(bool) if "complete" in df else pd.Series(True, index=df.index)
+    for col, *_ in PANELS:
+        cost = df[col].astype(float) if col in df else pd.Series(float("nan"), index=df.index)
+        ok = cost.notna() & acc.notna() & ~pruned(df) & whole
+        if len(pareto_front(cost[ok], acc[ok])) >= 2:
+            return True
+    return False
 
 
 def _coincident(cost: pd.Series, acc: pd.Series) -> dict:
@@ -400,7 +429,8 @@ def _legend_handles(df, overlay) -> tuple[list, list]:
     marks.append(Line2D([], [], ls="", marker="v", ms=8, mfc="0.55", mec="black", label=f"worse than baseline ({test})"))
     marks.append(Line2D([], [], ls="", marker="o", ms=6, mfc="0.55", mec="white", label="not significant (bigger: ×k at one place)"))
     marks.append(Line2D([], [], color="0.5", lw=1, marker="_", ms=8, label="95% Wilson interval"))
-    marks.append(Line2D([], [], ls="--", color="0.5", label="Pareto front"))
+    if _front_is_drawn(df):  # a front of one point is no line: no legend entry for it
+        marks.append(Line2D([], [], ls="--", color="0.5", label="Pareto front"))
     if pruned(df).any():  # in the strategies' row, which has room
         colours.append(Line2D([], [], ls="", marker="x", ms=6, color="0.4", label="pruned trial (fewer problems)"))
     if "complete" in df and (df["complete"] == False).any():
