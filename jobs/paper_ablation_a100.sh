@@ -18,9 +18,14 @@
 #   (gpus_per_node=8 instead of gres sets tasks_per_node=8 by itself.)
 #
 #   CMATH=/data/cmath_test.jsonl bash jobs/paper_ablation_a100.sh [overrides, e.g. hydra.launcher.partition=gpu]
+# The recipe's own settings change through its variables (MODEL, DATASET, CMATH, MODEL_PATH, JOBS,
+# SWEEP_DIR): an override of a key it already sets is refused as a key set twice.
 set -euo pipefail
-: "${CMATH:?set CMATH=/path/to/cmath_test.jsonl}"
+dataset="${DATASET:-cmath100}"
+path=()
+case "$dataset" in cmath*) path=(dataset.path="${CMATH:?set CMATH=/path/to/cmath_test.jsonl}") ;; esac
 exec python -m t2m.sweep -m sweep=paper_ablation \
-    model=llada2_1_mini ${MODEL_PATH:+model.name_or_path="$MODEL_PATH"} dataset=cmath100 dataset.path="$CMATH" \
+    model="${MODEL:-llada2_1_mini}" ${MODEL_PATH:+model.name_or_path="$MODEL_PATH"} \
+    dataset="$dataset" "${path[@]}" \
     hydra/launcher=slurm_a100 hydra.launcher.jobs="${JOBS:-4}" \
     hydra.sweep.dir="${SWEEP_DIR:-results/paper_ablation_a100}" "$@"

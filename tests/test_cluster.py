@@ -33,7 +33,8 @@ pytestmark = pytest.mark.slow
 
 JOBS = REPO / "jobs"
 GATE = REPO / "tests" / "slurm_gate"
-TINY = ("model=tiny", "dataset=arith100", "dataset.path=null", "gen_length=32")  # appended to the recipes: the bundled model
+TINY = ("gen_length=32",)  # appended to the recipes; the bundled model and data through their variables (TINY_ENV)
+TINY_ENV = {"MODEL": "tiny", "DATASET": "arith100"}  # a recipe's own keys change through its variables, never a second override
 ABLATION_SMALL = ("c_max=1", "rho_max=0.25", "dataset.limit=4")  # 1 + 12 configurations of the paper's grid, 4 problems each
 
 
@@ -101,8 +102,8 @@ def test_requeue_preemption_and_a_cancelled_job_lose_and_repeat_nothing(slurm, t
     gate = tmp_path / "gate"
     gate.mkdir()
     sweep_dir = tmp_path / "smoke"
-    env = {**env_for(slurm, tmp_path, gate), "SWEEP_DIR": str(sweep_dir)}
-    p = recipe("smoke_cpu.sh", "hydra.launcher.jobs=3", "batch_size=2", env=env, cwd=tmp_path)
+    env = {**env_for(slurm, tmp_path, gate), "SWEEP_DIR": str(sweep_dir), "JOBS": "3"}  # the recipe's own key: its variable, not a second override
+    p = recipe("smoke_cpu.sh", "batch_size=2", env=env, cwd=tmp_path)
     try:
         ready = wait_for(lambda: sorted(gate.glob("*.ready")) if len(list(gate.glob("*.ready"))) == 3 else None, "3 held jobs", proc=p)
         held = {int(f.stem.rsplit("_", 1)[1]): f.stem for f in ready}
@@ -163,12 +164,12 @@ def test_a100_recipe_readme_commands_and_wandb_sync(slurm, tmp_path):
     assert commands == ["CMATH=/data/cmath_test.jsonl bash jobs/paper_ablation_a100.sh",
                         "CMATH=/data/cmath_test.jsonl bash jobs/paper_ablation_a100.sh",
                         "bash jobs/sync_wandb.sh results/paper_ablation_a100"]  # fmt: skip
-    env = {**env_for(slurm, tmp_path), "CMATH": "/data/cmath_test.jsonl", "JOBS": "2"}
+    env = {**env_for(slurm, tmp_path), "CMATH": "/data/cmath_test.jsonl", "JOBS": "2", **TINY_ENV}
 
     # As submitted, on a node whose "A100s" have no CUDA behind them: every job stops before loading
     # the model, with one line naming the node, the job and the GPU it was given.
     code, out, err = finish(recipe("paper_ablation_a100.sh", *TINY, *ABLATION_SMALL, "model.device=cuda",
-                                   f"hydra.sweep.dir={tmp_path / 'no_cuda'}", env=env, cwd=tmp_path))  # fmt: skip
+                                   env={**env, "SWEEP_DIR": str(tmp_path / "no_cuda")}, cwd=tmp_path))  # fmt: skip
     assert code == 1, err
     line = one_line(err).splitlines()[-1]
     assert line.startswith("t2m.sweep: 13 of 13 configurations are incomplete: 0_t2t_tau0.5_c1_rho0.25 (ConfigError: model.device='cuda' "
