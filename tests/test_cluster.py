@@ -287,9 +287,11 @@ def test_a_job_that_reaches_its_time_limit_requeues_and_resumes(slurm, tmp_path)
 
 
 def sweep_argv(*overrides: str) -> list[str]:
-    """A small SLURM sweep: 1 job, 1 CPU, the bundled model, 32 tokens."""
-    return [sys.executable, "-m", "t2m.sweep", "-m", "baseline=none", "gen_length=32", "batch_size=2", "hydra/launcher=slurm",
-            "hydra.launcher.cpus_per_task=1", *overrides]  # fmt: skip
+    """A small SLURM sweep: 1 job, 1 CPU, the bundled model, 32 tokens; an override of one of these
+    replaces it (a key set twice on one command line is refused)."""
+    defaults = ["baseline=none", "gen_length=32", "batch_size=2", "hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1"]
+    given = {o.split("=", 1)[0] for o in overrides}
+    return [sys.executable, "-m", "t2m.sweep", "-m", *[d for d in defaults if d.split("=", 1)[0] not in given], *overrides]
 
 
 def queued(slurm) -> list[str]:

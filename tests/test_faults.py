@@ -34,10 +34,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, TALLY, cli_env
-from t2m.pipeline.checks.validate import THREADS_PER_CPU
 from test_sweep_e2e import wandb_run
+
+from t2m.decoding.registry import (
+    STRATEGIES,  # the registry is the one list of strategies
+)
+from t2m.pipeline.checks.validate import THREADS_PER_CPU
+from t2m.pipeline.paths import SWEEPS_DIR
 
 INJECT = str(REPO / "tests" / "inject.py")
 FAST = ("gen_length=32",)  # short answers: a real decode of a few problems takes about a second
@@ -176,7 +180,7 @@ class Bad:
 
 BAD = [
     # decoding values (ranges come from DecodeConfig)
-    Bad("strategy-unknown", ["strategy=foo"], "strategy=foo is unknown; allowed: logitdiff, lowprob, none, t2t, t2t_remask, wino"),
+    Bad("strategy-unknown", ["strategy=foo"], f"strategy=foo is unknown; allowed: {', '.join(sorted(STRATEGIES))}"),
     Bad("tau-above-1", ["tau=1.5"], "tau=1.5 is out of range; allowed: a number in [0, 1]"),
     Bad("tau-negative", ["tau=-1"], "tau=-1 is out of range"),
     Bad("tau-not-a-number", ["tau=abc"], "tau='abc' is out of range"),
@@ -220,7 +224,7 @@ BAD = [
     Bad("dataset-unknown", ["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"),
     Bad("model-unknown", ["model=foo"], "model=foo is unknown; allowed: llada2_1_mini, llada_8b, tiny"),
     Bad("tracker-unknown", ["tracker=foo"], "tracker=foo is unknown; allowed: none, wandb_offline, wandb_online"),
-    Bad("named-sweep-unknown", ["-m", "sweep=nope"], "sweep=nope is unknown; allowed: neighbours, paper_ablation, quick"),
+    Bad("named-sweep-unknown", ["-m", "sweep=nope"], f"sweep=nope is unknown; allowed: {', '.join(sorted(s.stem for s in SWEEPS_DIR.glob('*.yaml')))}"),
     Bad("key-unknown", ["nosuchkey=1"], "nosuchkey is not a config key"),
     Bad("key-added-unknown", ["+foo=1"], "foo is not a config key"),
     Bad("key-added-typo", ["+tua=0.3"], "tua is not a config key (did you mean tau?)"),

@@ -12,8 +12,12 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import cli_env
+
+from t2m.decoding.registry import (
+    STRATEGIES,  # the registry is the one list of strategies
+)
+from t2m.pipeline.paths import SWEEPS_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +176,7 @@ def test_resume_after_a_kill_loses_and_repeats_nothing(t2m_cli, tmp_path):
 
 
 BAD = [
-    (["strategy=foo"], "strategy=foo is unknown; allowed: logitdiff, lowprob, none, t2t, t2t_remask, wino"),
+    (["strategy=foo"], f"strategy=foo is unknown; allowed: {', '.join(sorted(STRATEGIES))}"),
     (["tau=1.5"], "tau=1.5 is out of range; allowed: a number in [0, 1]"),
     (["rho_max=0"], "rho_max=0 is out of range; allowed: a number in (0, 1]"),
     (["c_max=0"], "c_max=0 is invalid; allowed: an integer >= 1"),
@@ -181,7 +185,7 @@ BAD = [
     (["dataset=cmath100", "dataset.path=missing.jsonl"], "dataset.path='missing.jsonl' does not exist"),
     (["model.dtype=float64"], "model.dtype='float64' is unknown; allowed: float32, bfloat16, float16"),
     (["-m", "tau=0.1,1.5"], "tau=1.5 is out of range"),  # a sweep stops before its first job
-    (["-m", "sweep=nope"], "sweep=nope is unknown; allowed: neighbours, paper_ablation, quick"),
+    (["-m", "sweep=nope"], f"sweep=nope is unknown; allowed: {', '.join(sorted(s.stem for s in SWEEPS_DIR.glob('*.yaml')))}"),
     (["nosuchkey=1"], "nosuchkey is not a config key"),
     (["+foo=1"], "foo is not a config key"),
     (["gen_length=1000"], "gen_length=1000 does not fit the model"),
