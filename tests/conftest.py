@@ -115,3 +115,11 @@ def report_cli(capsys, monkeypatch):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def bundled():
+    """The bundled tiny dLLM, loaded once for the whole run (no test changes its weights)."""
+    from t2m.decoding import load_model
+
+    return load_model()

@@ -4,7 +4,6 @@ short end-to-end run that prints every figure."""
 import math
 
 import pytest
-import torch
 
 import t2m
 from t2m import DecodeConfig
@@ -20,12 +19,6 @@ def test_paper_grid_is_the_sweep_files_109_configurations():
     assert grid[0] == {"strategy": "t2t", "tau": 0.5}
     assert {"strategy": "lowprob", "tau": 0.9, "c_max": 5, "rho_max": 1.0} in grid
     DecodeConfig(**grid[-1])  # every entry is a valid configuration
-
-
-@pytest.fixture(scope="module")
-def bundled():
-    torch.set_num_threads(1)
-    return t2m.load_model()
 
 
 def _decode(model, problems, tau):

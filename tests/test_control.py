@@ -2,7 +2,6 @@
 calibration of its tau on the bundled model, and how the report pairs a detector with its control."""
 
 import pytest
-import torch
 
 import t2m
 from t2m import DecodeConfig
@@ -31,11 +30,10 @@ def test_a_control_that_matches_nothing_is_refused(job, control_of, message):
 
 
 @pytest.fixture(scope="module")
-def calibrated():
+def calibrated(bundled):
     from t2m.data import arith, build_prompt
 
-    torch.set_num_threads(1)
-    lm = t2m.load_model()
+    lm = bundled
     problems = control.calibration_problems("arith1000", [])[:12]
     prompts = [build_prompt(p, arith.TEMPLATE, lm.tokenizer) for p in problems]
     target = control.target_config(JOB, {"strategy": "lowprob", "tau": 0.9})

@@ -7,17 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from t2m import DecodeConfig, decode, load_model
+from t2m import DecodeConfig, decode
 from t2m.data import PROMPT_TEMPLATES, build_prompt, load_problems
 from t2m.decoding import learned
 from t2m.policy import train
 
 TINY = ["--problems", "2", "--samples", "2", "--block-lengths", "32,64"]
-
-
-@pytest.fixture(scope="module")
-def bundled():
-    return load_model()
 
 
 def params(net):

@@ -4,10 +4,9 @@ test_llada_remote.py)."""
 
 from __future__ import annotations
 
-import pytest
 
 from scripted import MASK, dist, scripted_model
-from t2m import DecodeConfig, decode, load_model
+from t2m import DecodeConfig, decode
 from t2m.data import PROMPT_TEMPLATES, build_prompt, load_problems
 from t2m.decoding.registry import STRATEGIES, UNMASKING
 
@@ -94,11 +93,6 @@ def test_drafting_is_capped_by_the_share_of_masks():
     r = decode(scripted_model(confident), [[1 + i % 7 for i in range(16)]], config, trajectory=True)[0]
     first_step = [e for e in r.trajectory if e["step"] == 1 and e["event"] == "fill"]
     assert len(first_step) == 11 and r.steps_per_block[0] >= 2
-
-
-@pytest.fixture(scope="module")
-def bundled():
-    return load_model()
 
 
 def test_batched_equals_one_at_a_time_on_the_bundled_model(bundled):
