@@ -18,7 +18,7 @@ import pytest
 from t2m.pipeline.launchers.packs import deal
 from test_faults import count_samples, count_wandb, entries, one_line, survived
 
-TIMING = ("wall_time_s", "decode_share_s")  # how long a row took depends on its batch; nothing else may
+TIMING = ("wall_time_s", "decode_share_s", "checksum")  # how long a row took depends on its batch (and the checksum covers it); nothing else may
 SMALL = ("dataset.limit=5", "gen_length=32", "batch_size=4")  # 5 configurations x 5 problems: 25 rows, calls of 4 mix configurations
 
 
@@ -98,7 +98,7 @@ def test_a_failed_configuration_leaves_the_others_and_one_line_that_resumes_it(c
     assert (sweep_dir / "cost_vs_accuracy.png").exists()
     before = entries(tmp_path / "results" / "store")
     assert sorted(before.values()) == [(5, 5)] * 4  # the failed configuration's rows never reached the store
-    summaries = {p: p.stat().st_mtime_ns for p in sweep_dir.glob("*/summary.json")}
+    summaries = {p: unpaired(p) for p in sweep_dir.glob("*/summary.json")}
 
     code, out, err = cli(tmp_path, *shlex.split(line.split("resume with: ", 1)[1])[3:])
     assert code == 0, err
@@ -107,10 +107,12 @@ def test_a_failed_configuration_leaves_the_others_and_one_line_that_resumes_it(c
     count_samples(before, after, {fp: 5 for fp in after if fp not in before})
     assert len(after) == 5 and all(v == (5, 5) for v in after.values())
     assert len(pd.read_csv(sweep_dir / "sweep_results.csv")) == 5
-    # complete configurations are not written again: their summaries (with the paired comparison the
-    # first table added) are the same files
-    assert {p: p.stat().st_mtime_ns for p in summaries} == summaries
-    assert all("paired" in json.loads(p.read_text()) for p in summaries)
+    # complete configurations are not decoded or summarised again; only their paired comparison follows
+    # the family, which has grown by the resumed configuration (Holm adjusts over every compared row)
+    assert {p: unpaired(p) for p in summaries} == summaries
+    compared = [json.loads(p.read_text())["paired"] for p in summaries]
+    assert all(c is not None for c in compared)
+    assert {c["family_size"] for c in compared if c["vs_baseline"] != "baseline"} == {4}
     count_wandb(sweep_dir, expected_ids=5 + 1)  # one run per configuration, one for the sweep
     survived("a failed configuration in a packed sweep")
 
@@ -142,3 +144,8 @@ def test_ctrl_c_in_a_pack_keeps_every_finished_row(cli, tmp_path, monkeypatch):
     count_samples(before, after, {fp: 5 - before.get(fp, (0, 0))[0] for fp in after})
     assert sorted(after.values()) == [(5, 5)] * 3 and "Resuming t2t tau=0.5 c_max=- rho_max=-: 3/5 samples already" in out + err
     survived("Ctrl-C in a packed sweep")
+
+
+def unpaired(summary: Path) -> dict:
+    """A summary without its paired comparison (which the sweep's table writes into it)."""
+    return {k: v for k, v in json.loads(summary.read_text()).items() if k != "paired"}

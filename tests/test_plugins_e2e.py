@@ -59,7 +59,7 @@ def test_own_unmasking_policy_and_strategy_together(t2m_cli, project):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["strategy=soft_lowprob", "plugins=[]"], "strategy='soft_lowprob' is unknown; allowed: logitdiff, lowprob, none, soft_lowprob, t2t, t2t_remask, wino ("),
+    (["strategy=soft_lowprob", "plugins=[]"], "strategy='soft_lowprob' is unknown; allowed: logitdiff, lowprob, none, random_remask, t2t, t2t_remask, wino ("),
     (["strategy=soft_lowprob", "tau=1.5"], "tau=1.5 is out of range; allowed: a number in [0, 1]"),
     (["plugins=[nosuch.module]"], "plugins: cannot import 'nosuch.module'"),
     (["unmasking=nope"], "unmasking=nope is unknown; allowed: learned, low_confidence, margin, threshold, wino"),
