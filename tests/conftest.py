@@ -123,3 +123,14 @@ def bundled():
     from t2m.decoding import load_model
 
     return load_model()
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A fresh project directory holding docs/examples' own modules (mylab/) and YAMLs (myconf/), as a
+    user who copied them would have it."""
+    import shutil
+
+    for name in ("mylab", "myconf"):
+        shutil.copytree(REPO / "docs" / "examples" / name, tmp_path / name)
+    return tmp_path

@@ -6,7 +6,6 @@ its data file and the YAML are the README's (docs/examples/), copied into a fres
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,17 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, cli_env
+from conftest import cli_env
 from t2m.pipeline.store.jobdir import job_records
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def project(tmp_path):
-    for name in ("mylab", "myconf"):
-        shutil.copytree(REPO / "docs" / "examples" / name, tmp_path / name)
-    return tmp_path
 
 
 def test_own_dataset_runs_like_a_builtin(t2m_cli, project):

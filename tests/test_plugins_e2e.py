@@ -6,25 +6,17 @@ README's (docs/examples/), copied into a fresh project directory."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
-from conftest import REPO, cli_env
+from conftest import cli_env
 from t2m.pipeline.store.jobdir import job_records
 
 pytestmark = pytest.mark.slow
 SMALL = ("dataset.limit=4", "gen_length=32", "batch_size=4")
-
-
-@pytest.fixture
-def project(tmp_path):
-    for name in ("mylab", "myconf"):
-        shutil.copytree(REPO / "docs" / "examples" / name, tmp_path / name)
-    return tmp_path
 
 
 def test_own_strategy_runs_like_a_builtin(t2m_cli, project):
