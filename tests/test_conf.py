@@ -14,7 +14,7 @@ GROUPS = {
     "strategy": sorted(STRATEGIES),  # one YAML per registered strategy, and no other
     "unmasking": sorted(UNMASKING),
     "model": ["tiny", "llada2_1_mini", "llada_8b"],
-    "dataset": ["arith100", "arith1000", "cmath", "cmath100", "gsm8k"],
+    "dataset": ["arith100", "arith1000", "carry_dev", "carry_test", "cmath", "cmath100", "gsm8k"],
     "tracker": ["wandb_offline", "wandb_online", "none"],
     "sweep": ["demo", "neighbours", "paper_ablation", "quick"],
     "search": ["cheaper", "paper_ablation"],

@@ -152,14 +152,14 @@ def test_build_prompt_applies_a_chat_template(tokenizer):
 
 
 def test_templates_and_gen_lengths_cover_every_dataset():
-    assert sorted(DATASETS) == ["arith100", "arith1000", "cmath", "cmath100", "gsm8k"]
+    assert sorted(DATASETS) == ["arith100", "arith1000", "carry_dev", "carry_test", "cmath", "cmath100", "gsm8k"]
     assert all("{question}" in dataset(d).template for d in DATASETS)
     # CMATH: the paper's code allows 16,384; 1,024 truncated the long answers of heavy-remasking configurations (issue 24).
     assert dataset("cmath").gen_length == dataset("cmath100").gen_length == 16384 and dataset("gsm8k").gen_length == 256
     assert "The answer is N." in dataset("gsm8k").template
     # The old dicts are views of the registry, not copies.
     assert dict(GEN_LENGTH) == {d: e.gen_length for d, e in DATASETS.items()} and PROMPT_TEMPLATES["gsm8k"] == dataset("gsm8k").template
-    assert [d for d in DATASETS if not dataset(d).takes_path] == ["arith100", "arith1000"]
+    assert [d for d in DATASETS if not dataset(d).takes_path] == ["arith100", "arith1000", "carry_dev", "carry_test"]
 
 
 def test_cmath_template_is_the_papers_prompt():
@@ -213,7 +213,7 @@ def test_real_benchmark_files_load():
 
 
 def test_loader_errors_are_one_line_and_name_the_problem(tmp_path):
-    with pytest.raises(ValueError, match=r"unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k \(a module of your own"):
+    with pytest.raises(ValueError, match=r"unknown; allowed: arith100, arith1000, carry_dev, carry_test, cmath, cmath100, gsm8k \(a module of your own"):
         load_problems("mmlu")
     with pytest.raises(FileNotFoundError, match="cmath.*nope.jsonl"):
         load_problems("cmath", path=str(tmp_path / "nope.jsonl"))

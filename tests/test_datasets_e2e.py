@@ -70,7 +70,7 @@ def test_truncated_answers_are_counted_and_warned_of(t2m_cli, project):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["dataset.name=lab_shop"], "dataset.name='lab_shop' is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k (a module of your own"),
+    (["dataset.name=lab_shop"], "dataset.name='lab_shop' is unknown; allowed: arith100, arith1000, carry_dev, carry_test, cmath, cmath100, gsm8k (a module of your own"),
     (["dataset=lab_shop", "dataset.path=nope.jsonl"], "dataset.path='nope.jsonl' does not exist"),
     (["dataset=arith100", "dataset.path=mylab/lab_shop.jsonl"], "dataset.path is not allowed for arith100 (generated, bundled); allowed: null"),
 ])  # fmt: skip

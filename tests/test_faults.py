@@ -221,7 +221,7 @@ BAD = [
     Bad("baseline-not-a-job-directory", ["baseline=/etc"], "baseline='/etc' is not a job directory (no samples.jsonl in it)"),
     Bad("store-wait-timeout-zero", ["store.wait_timeout_s=0"], "store.wait_timeout_s=0 is invalid; allowed: a number of seconds > 0, or null"),
     # groups, keys and the override syntax
-    Bad("dataset-unknown", ["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"),
+    Bad("dataset-unknown", ["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, carry_dev, carry_test, cmath, cmath100, gsm8k"),
     Bad("model-unknown", ["model=foo"], "model=foo is unknown; allowed: llada2_1_mini, llada_8b, tiny"),
     Bad("tracker-unknown", ["tracker=foo"], "tracker=foo is unknown; allowed: none, wandb_offline, wandb_online"),
     Bad("named-sweep-unknown", ["-m", "sweep=nope"], f"sweep=nope is unknown; allowed: {', '.join(sorted(s.stem for s in SWEEPS_DIR.glob('*.yaml')))}"),

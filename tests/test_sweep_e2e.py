@@ -181,7 +181,7 @@ BAD = [
     (["rho_max=0"], "rho_max=0 is out of range; allowed: a number in (0, 1]"),
     (["c_max=0"], "c_max=0 is invalid; allowed: an integer >= 1"),
     (["block_length=0"], "block_length=0 is invalid; allowed: an integer >= 1"),
-    (["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, cmath, cmath100, gsm8k"),
+    (["dataset=foo"], "dataset=foo is unknown; allowed: arith100, arith1000, carry_dev, carry_test, cmath, cmath100, gsm8k"),
     (["dataset=cmath100", "dataset.path=missing.jsonl"], "dataset.path='missing.jsonl' does not exist"),
     (["model.dtype=float64"], "model.dtype='float64' is unknown; allowed: float32, bfloat16, float16"),
     (["-m", "tau=0.1,1.5"], "tau=1.5 is out of range"),  # a sweep stops before its first job

@@ -76,4 +76,4 @@ def build_prompt(problem: Problem, template: str, tokenizer) -> list[int]:
     return ids
 
 
-from t2m.data import arith, benchmarks  # noqa: E402,F401  (they register the built-in datasets)
+from t2m.data import arith, benchmarks, carry  # noqa: E402,F401  (they register the built-in datasets)

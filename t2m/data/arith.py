@@ -365,13 +365,21 @@ TEMPLATE = "Question: {question}\nAnswer:"
 GEN_LENGTH = 64
 
 
-@register_dataset("arith100", template=TEMPLATE, gen_length=GEN_LENGTH, takes_path=False, twin_key=twin_key)
+def development(n: int) -> list[Problem]:
+    """`n` development problems: the generator's own stream under a seed of its own, every evaluation
+    question skipped (a matched control's tau is calibrated on them)."""
+    return generate(n, "calibration-dev", exclude=eval_questions())
+
+
+@register_dataset("arith100", template=TEMPLATE, gen_length=GEN_LENGTH, takes_path=False, twin_key=twin_key,
+                  development=development)
 def arith100(path=None) -> list[Problem]:
     """100 bundled arith problems, one number set each (the format the tiny model was trained on)."""
     return eval_split("arith100")
 
 
-@register_dataset("arith1000", template=TEMPLATE, gen_length=GEN_LENGTH, takes_path=False, twin_key=twin_key)
+@register_dataset("arith1000", template=TEMPLATE, gen_length=GEN_LENGTH, takes_path=False, twin_key=twin_key,
+                  development=development)
 def arith1000(path=None) -> list[Problem]:
     """1,000 bundled arith problems, one number set each, none sharing one with arith100."""
     return eval_split("arith1000")

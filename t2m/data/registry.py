@@ -9,6 +9,8 @@ plus a registry entry holding its facts:
     takes_path   whether `dataset.path` may name a file (False: generated or bundled)
     hub          where it comes from without a path (a Hugging Face id), for the offline check
     twin_key     what makes two questions the same problem (see `distinct`)
+    development  n -> n problems apart from the evaluation ones, for whatever is tuned before a run
+                 (a matched control's tau); None: the dataset's own first problems
 
 Those facts live nowhere else: the config's gen_length, validation, the pre-flight, the store key and
 the report read them here.
@@ -57,6 +59,7 @@ class Dataset:
     takes_path: bool = True
     hub: str | None = None
     twin_key: Callable[[str], str] = plain_twin_key
+    development: Callable[[int], list] | None = None
 
     @property
     def description(self) -> str:
@@ -73,7 +76,8 @@ DATASETS: dict[str, Dataset] = {}
 
 
 def register_dataset(name: str, *, template: str, gen_length: int, answer: str = "number", takes_path: bool = True,
-                     hub: str | None = None, twin_key: Callable[[str], str] | None = None):  # fmt: skip
+                     hub: str | None = None, twin_key: Callable[[str], str] | None = None,
+                     development: Callable[[int], list] | None = None):  # fmt: skip
     """Decorator: register `fn(path) -> [Problem, ...]` as the dataset `dataset=name`."""
     from t2m.scoring import ANSWER_FORMATS
 
@@ -87,7 +91,7 @@ def register_dataset(name: str, *, template: str, gen_length: int, answer: str =
         raise ValueError(f"dataset {name!r}: a hub dataset takes a local copy as its path; allowed: takes_path=True with hub")
 
     def wrap(fn):
-        entry = Dataset(name, fn, template, gen_length, answer, takes_path, hub, twin_key or plain_twin_key)
+        entry = Dataset(name, fn, template, gen_length, answer, takes_path, hub, twin_key or plain_twin_key, development)
         old = DATASETS.get(name)
         if old is not None and _origin(old.load) != _origin(fn):  # re-importing the same module is fine
             raise ValueError(f"dataset {name!r} is already registered by {_origin(old.load)}; pick another name")

@@ -11,9 +11,10 @@ fingerprint, `control_for`) and compares them like a configuration with its base
 Calibration (`calibrate`): the target and random_remask at POINTS values of tau, spaced evenly in
 log10(tau) over [1e-5, 1], decode CALIBRATION_PROBLEMS development problems; the tau whose mean remask
 count is closest wins, and ROUNDS - 1 more rounds search between its neighbours. It reads remask
-counts only, never correctness. For the bundled `arith` splits the problems are a development split
-of the same generator (its own seed, evaluation questions excluded); for other datasets, the first
-problems of the dataset itself (only their remask counts are read). Deterministic: a re-run finds
+counts only, never correctness. For a dataset whose registry entry has development problems (the
+bundled `arith` splits: a stream of the same generator with its own seed, evaluation questions
+excluded; `carry_test`: `carry_dev`'s first problems) those; for others, the first problems of the
+dataset itself (only their remask counts are read). Deterministic: a re-run finds
 the same tau, so the same store entry, and resumes it.
 """
 
@@ -25,7 +26,6 @@ from t2m.decoding.config import DECODE_KEYS, DecodeConfig
 
 CONTROL = "random_remask"  # the built-in control strategy (t2m/decoding/policies.py)
 CALIBRATION_PROBLEMS = 32
-DEV_SEED = "calibration-dev"  # the arith development stream: neither an evaluation seed nor training's
 POINTS, ROUNDS = 6, 3  # tau per round, rounds: log10(tau) to within 5 / 7**3 = 0.015 (3.4%)
 LOG10_RANGE = (-5.0, 0.0)
 
@@ -66,12 +66,12 @@ def target_config(dcfg: DecodeConfig, control_of) -> DecodeConfig:
 
 
 def calibration_problems(dataset: str, problems: list) -> list:
-    """The problems tau is calibrated on (see the module docstring)."""
-    if dataset.startswith("arith"):
-        from t2m.data import arith
+    """The problems tau is calibrated on: the dataset's development problems where its registry entry
+    has them, else its own first ones (see the module docstring)."""
+    from t2m.data import dataset as registered
 
-        return arith.generate(CALIBRATION_PROBLEMS, DEV_SEED, exclude=arith.eval_questions())
-    return problems[:CALIBRATION_PROBLEMS]
+    development = registered(dataset).development
+    return development(CALIBRATION_PROBLEMS) if development else problems[:CALIBRATION_PROBLEMS]
 
 
 def calibrate(lm, control: DecodeConfig, target: DecodeConfig, prompts: list, batch_size: int) -> Calibration:

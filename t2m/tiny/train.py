@@ -39,7 +39,8 @@ from tqdm import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from t2m.data import build_prompt
-from t2m.data.arith import TEMPLATE, eval_questions, training_stream
+from t2m.data import arith, carry
+from t2m.data.arith import TEMPLATE
 from t2m.tiny.tokenizer import build_tokenizer
 
 BLOCK = 32
@@ -49,6 +50,8 @@ EOS_BLOCK_RATE = 0.05  # share of samples trained on the all-EOS block after the
 # non-digit, a token uniform over the vocabulary). "uniform" is LLaDA2.1's noise, which teaches the
 # editor incoherent errors only (the paper's third failure mode); "digits" adds plausible ones.
 DIGIT_SHARE = {"digits": 0.5, "uniform": 0.0}
+# --task: the generator training draws from (each skips every evaluation question of its own splits).
+TASKS = {"arith": arith, "carry": carry}
 
 
 def make_model(tokenizer, hidden: int, layers: int, heads: int, intermediate: int) -> LlamaForCausalLM:
@@ -216,6 +219,8 @@ def parse_args(argv=None):
     p.add_argument("--seq-len", type=int, default=96, help="fixed EOS-padded length, a multiple of 32")
     p.add_argument("--t2t-noise", choices=sorted(DIGIT_SHARE), default="digits",
                    help="wrong tokens of the T2T stream: digits (half of the corrupted digits become another digit, the bundled model's recipe) or uniform over the vocabulary (LLaDA2.1)")
+    p.add_argument("--task", choices=sorted(TASKS), default="arith",
+                   help="the problems: arith (the bundled model's) or carry (t2m.data.carry, with --seq-len 64)")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
@@ -268,8 +273,9 @@ def main(argv=None) -> dict:
         log_path.unlink()  # a fresh run starts a fresh log
 
     # Training never sees an evaluation question; the validation set is a third, fixed stream.
-    exclude = eval_questions()
-    val_x, val_plen = encode_samples(training_stream(-1 - args.seed, 0, args.val_size, exclude), tokenizer, args.seq_len)
+    task = TASKS[args.task]
+    exclude = task.eval_questions()
+    val_x, val_plen = encode_samples(task.training_stream(-1 - args.seed, 0, args.val_size, exclude), tokenizer, args.seq_len)
     val_batch = noise_batch(val_x, val_plen, tokenizer, torch.Generator().manual_seed(12345))
     n_params = sum(p.numel() for p in model.parameters())
     print(f"t2m.tiny.train: {n_params / 1e6:.2f}M params, device={device}, steps {start}->{args.steps}, out={out}")
@@ -282,7 +288,7 @@ def main(argv=None) -> dict:
     with open(log_path, "a") as log:
         for step in bar:
             gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-            x, plen = encode_samples(training_stream(args.seed, step, args.batch_size, exclude), tokenizer, args.seq_len)
+            x, plen = encode_samples(task.training_stream(args.seed, step, args.batch_size, exclude), tokenizer, args.seq_len)
             batch = noise_batch(x, plen, tokenizer, gen, cut=not args.compile, digit_share=DIGIT_SHARE[args.t2t_noise])
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, args)
