@@ -97,9 +97,16 @@ def knobs(row) -> str:
     return text + setting(row)
 
 
+# Decoding keys a row is told apart by where they are not DecodeConfig's defaults (besides the
+# strategy's own knobs and gen_length, which follows the dataset), in the order they are shown.
+SHOWN_SETTINGS = ("threshold", "steps", "temperature", "top_k", "top_p", "seed", "verify_steps", "eos_early_stop",
+                  "max_post_steps", "attention", "refresh_cache")  # fmt: skip
+
+
 def setting(row) -> str:
-    """` [learned B=64]`: the unmasking policy and block length where they are not DecodeConfig's
-    defaults (empty otherwise), so rows that differ only there are told apart."""
+    """` [learned B=64 threshold=0.3 temperature=1.0]`: the unmasking policy, block length and the
+    decoding settings where they are not DecodeConfig's defaults (empty otherwise), so that rows that
+    differ only there are told apart."""
     from t2m.decoding.config import DecodeConfig
 
     defaults = DecodeConfig.__dataclass_fields__
@@ -107,9 +114,22 @@ def setting(row) -> str:
     if isinstance(row.get("unmasking"), str) and row["unmasking"] != defaults["unmasking"].default:
         parts.append(str(row["unmasking"]))
     block = row.get("block_length")
-    if isinstance(block, numbers.Real) and not math.isnan(block) and block != defaults["block_length"].default:
+    if _given(block) and block != defaults["block_length"].default:
         parts.append(f"B={_num(block)}")
+    for key in SHOWN_SETTINGS:
+        value = row.get(key)
+        if key == "seed" and not (_given(row.get("temperature")) and row["temperature"] > 0):
+            continue  # greedy decoding does not read the seed
+        if _given(value) and value != defaults[key].default:
+            parts.append(f"{key}={_num(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else value}")
     return f" [{' '.join(parts)}]" if parts else ""
+
+
+def _given(value) -> bool:
+    """A value a row holds (a CSV cell of a column with gaps reads NaN; None is not given either)."""
+    if value is None:
+        return False
+    return not (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(value))
 
 
 def comparison(row) -> str:
