@@ -115,17 +115,19 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, monkeypatch):
     args = ["--steps", "12", "--save-every", "6", "--eval-every", "6", *TINY]
     train.main(["--out", str(tmp_path / "straight"), *args])
 
-    real_stream = train.training_stream
+    from t2m.data import arith
+
+    real_stream = arith.training_stream
 
     def crash_at_step_8(seed, step, n, exclude):
         if step == 8:
             raise KeyboardInterrupt  # as if the job were killed after the step-6 checkpoint
         return real_stream(seed, step, n, exclude)
 
-    monkeypatch.setattr(train, "training_stream", crash_at_step_8)
+    monkeypatch.setattr(arith, "training_stream", crash_at_step_8)
     with pytest.raises(KeyboardInterrupt):
         train.main(["--out", str(tmp_path / "resumed"), *args])
-    monkeypatch.setattr(train, "training_stream", real_stream)
+    monkeypatch.setattr(arith, "training_stream", real_stream)
     train.main(["--out", str(tmp_path / "resumed"), "--resume", *args])
 
     a = torch.load(tmp_path / "straight" / "train_state.pt", weights_only=False)["model"]

@@ -347,12 +347,17 @@ def training_stream(seed: int, step: int, n: int, exclude: frozenset[str]) -> li
     exactly the batches an uninterrupted one would, and the "train-" prefix keeps this family apart
     from the integer seeds of the evaluation splits.
     """
-    rng = random.Random(f"train-{seed}-{step}")
+    return seeded_batch(sample, "train", seed, step, n, exclude)
+
+
+def seeded_batch(draw, family: str, seed: int, step: int, n: int, exclude: frozenset[str]) -> list[Problem]:
+    """`n` problems from `draw(rng)` under the seed "{family}-{seed}-{step}", questions in `exclude` skipped."""
+    rng = random.Random(f"{family}-{seed}-{step}")
     out = []
     while len(out) < n:
-        question, target, gold = sample(rng)
+        question, target, gold = draw(rng)
         if question not in exclude:
-            out.append(Problem(id=f"train-{seed}-{step}-{len(out)}", question=question, gold=gold, target=target))
+            out.append(Problem(id=f"{family}-{seed}-{step}-{len(out)}", question=question, gold=gold, target=target))
     return out
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 
 from t2m.data import Problem
-from t2m.data.arith import ITEMS, NAMES, PRONOUN, TEMPLATE, number_set, twin_key
+from t2m.data.arith import ITEMS, NAMES, PRONOUN, TEMPLATE, number_set, seeded_batch, twin_key
 from t2m.data.registry import register_dataset
 
 # (first step, second step): mostly a gain then a loss, so that a borrow often undoes a carry.
@@ -75,13 +75,7 @@ def eval_questions() -> frozenset[str]:
 
 def training_stream(seed: int, step: int, n: int, exclude: frozenset[str]) -> list[Problem]:
     """The `n` training problems of one optimizer step, a pure function of (seed, step)."""
-    rng = random.Random(f"carry-train-{seed}-{step}")
-    out = []
-    while len(out) < n:
-        question, target, gold = sample(rng)
-        if question not in exclude:
-            out.append(Problem(id=f"carry-train-{seed}-{step}-{len(out)}", question=question, gold=gold, target=target))
-    return out
+    return seeded_batch(sample, "carry-train", seed, step, n, exclude)
 
 
 @register_dataset("carry_dev", template=TEMPLATE, gen_length=GEN_LENGTH, takes_path=False, twin_key=twin_key)
