@@ -112,7 +112,12 @@ class OptunaSearch:
             run = _Run(self, plan, study, workers)
             run.reference()
             run.loop()
-        outputs.finish(self, plan, optuna.load_study(study_name=plan.study_name, storage=db))
+            # One worker at a time writes the table, plots and shortlist, each from what the storage and job
+            # directories hold once it has the lock: the last to take it comes after every worker's loop has
+            # ended, so its outputs (written last) have every verdict. Unserialized, two workers ending together
+            # wrote tables of each other's trials mid-stage, the later write not always the fuller one.
+            with workers.finish_lock.hold("wait"):
+                outputs.finish(self, plan, optuna.load_study(study_name=plan.study_name, storage=db))
         return []
 
     # ---- the study ---------------------------------------------------------------------------------
