@@ -3,6 +3,9 @@
 # They share the study through its journal file (study.journal in the study directory) and the samples
 # through the store, so four tasks run the study's n_trials about four times as fast, and together
 # never more than n_trials: each task asks for its trials while holding a lock in the study directory.
+# Each trial gets the verdict one worker would give it: it is compared with the trials asked before it,
+# and waits (logged) until those of other tasks have reached its stage (docs/search.md, "Parallel and
+# resumable").
 # A task that is preempted, requeued or killed leaves its running trials to whichever task looks next
 # (they continue from the last stage they finished; their samples are in the store). Every task writes
 # the table, plots and shortlist when it ends; the last one to end has them all.

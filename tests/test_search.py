@@ -221,6 +221,79 @@ def test_two_workers_share_one_study(tmp_path):
     assert_no_duplicate_samples(tmp_path)
 
 
+def verdicts(root: Path) -> tuple[dict[int, tuple[str, int]], float]:
+    """Each trial's verdict in the study under `root` (complete or pruned, after how many problems) and
+    the forward passes its trials took: problems x mean forwards per sample at the last stage each
+    reached, summed (from the journal: what each stage found is on its trial)."""
+    out, forwards = {}, 0.0
+    for t in load(root).get_trials():
+        if "duplicate_of" in t.user_attrs or t.user_attrs.get("role") == "baseline":
+            continue
+        n = t.user_attrs["stage"]
+        out[t.number] = (t.state.name.lower(), n)
+        forwards += n * t.user_attrs["stages"][str(n)]["values"][1]  # objectives: [accuracy, forwards]
+    return out, forwards
+
+
+@pytest.mark.parametrize("first_worker", ["held", "killed"])
+def test_two_workers_take_the_verdicts_one_worker_takes(search, tmp_path, first_worker):
+    # The same study (8 trials, batches of 4, stages of 2, 5 and 10 problems, sampler seed 0) run by one worker,
+    # then by two worker processes. The first worker is held after asking for trials #1-#4 and before running
+    # them, until the second (trials #5-#8) has run its first stage: the second worker's verdicts come first, as
+    # when the first worker is on a slower node. Judged on whatever the storage held, #5-#8 were compared without
+    # #1-#4 (and #3, #4 later with #5-#8's points): more promoted, more forwards. Now each verdict waits for the
+    # lower-numbered trials' points at its stage, as one worker has them. Then the first worker goes on ("held"),
+    # or is killed while the second waits for its trials ("killed": the second takes them over and runs them).
+    args = search_args("tracker=none", n_trials=8, n_jobs=4)
+    start = time.monotonic()
+    search(*args, check=True)
+    one, one_forwards = verdicts(tmp_path)
+    one_s = time.monotonic() - start
+
+    two = tmp_path / "two"
+    two.mkdir()
+    gate, env = two / "gate", {**cli_env(two), "PYTHONUNBUFFERED": "1"}
+    logs = [two / "first.log", two / "second.log"]
+    start = time.monotonic()
+    first = subprocess.Popen([sys.executable, str(REPO / "tests" / "inject.py"), "t2m.pipeline.sweepers.optuna:_Run.run", "before:1", f"pause:{gate}",
+                              "--", *args], cwd=two, env=env, stdout=logs[0].open("w"), stderr=subprocess.STDOUT)  # fmt: skip
+    second = None
+    try:
+        while not Path(f"{gate}.ready").exists():  # the first worker has the baseline and trials #1-#4
+            assert first.poll() is None and time.monotonic() - start < 300, logs[0].read_text()[-3000:]
+            time.sleep(0.2)
+        second = subprocess.Popen([sys.executable, "-m", "t2m.sweep", *args], cwd=two, env=env, stdout=logs[1].open("w"), stderr=subprocess.STDOUT)
+        # until the second worker's first verdict waits for the first worker's trials (or, judged without them, it ended)
+        while second.poll() is None and "its verdict waits for" not in logs[1].read_text():
+            assert time.monotonic() - start < 600, logs[1].read_text()[-3000:]
+            time.sleep(0.2)
+        if first_worker == "killed":
+            first.kill()
+        gate.touch()
+        codes = [first.wait(timeout=600), second.wait(timeout=600)]
+    finally:
+        gate.touch()
+        for process in (first, second):
+            if process is not None and process.poll() is None:  # left running only by a failure above
+                process.kill()
+    assert codes == ([0, 0] if first_worker == "held" else [-9, 0]), [log.read_text()[-3000:] for log in logs]
+    two_s = time.monotonic() - start
+    out = [log.read_text() for log in logs]
+    if first_worker == "held":
+        assert (launched(out[0]), launched(out[1])) == ([1, 2, 3, 4], [5, 6, 7, 8])  # each worker ran its own trials
+    else:
+        assert (launched(out[0]), sorted(launched(out[1]))) == ([], [1, 2, 3, 4, 5, 6, 7, 8])
+        assert all(f"trial #{n} was left running" in out[1] for n in (1, 2, 3, 4))  # taken over while waiting for them
+    both, two_forwards = verdicts(two)
+    print(f"\n8 trials, one worker: {one_forwards:.0f} forwards ({sum(v[0] == 'pruned' for v in one.values())} pruned), {one_s:.0f} s; "
+          f"two workers, the first {first_worker}: {two_forwards:.0f} forwards ({sum(v[0] == 'pruned' for v in both.values())} pruned), "
+          f"{two_s:.0f} s\none: {one}\ntwo: {both}")  # fmt: skip
+    assert both == one  # the same verdict, after the same stage, for every trial...
+    assert two_forwards == pytest.approx(one_forwards)  # ...hence the same work
+    assert re.search(r"Trial #5 on 2 problems: its verdict waits for trials #1, #2, #3, #4", out[1])
+    assert_no_duplicate_samples(two)
+
+
 @pytest.mark.parametrize("args,message", [
     (("hydra.sweeper.space.c_max=[]",), "hydra.sweeper.space.c_max is an empty list"),
     (("strategy=lowprob,foo",), "strategy='foo' in the search space is unknown"),
@@ -236,6 +309,7 @@ def test_two_workers_share_one_study(tmp_path):
     (("baseline=none", "hydra.sweeper.max_accuracy_drop=0.02"), "max_accuracy_drop needs a baseline"),
     (("hydra.sweeper.max_accuracy_drop=2",), "hydra.sweeper.max_accuracy_drop=2 is invalid"),
     (("hydra.sweeper.n_trials=0",), "hydra.sweeper.n_trials=0 is invalid"),
+    (("hydra.sweeper.max_wait=-1",), "hydra.sweeper.max_wait=-1 is invalid"),
     (("dataset=arith100,arith1000",), "cannot be searched"),
     (("hydra.sweeper.stages=[0.5,0.2]",), "is not increasing"),
     (("hydra.sweeper.sampler._target_=optuna.samplers.NoSuchSampler",), "hydra.sweeper.sampler cannot be built"),

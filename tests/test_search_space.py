@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from t2m.analysis.front import hypervolume_2d, non_dominated, pareto_ranks
 from t2m.pipeline import cli as sweep
 from t2m.pipeline.search import objectives, space
-from t2m.pipeline.search.halving import REFERENCE, STAGES, ParetoHalvingPruner, check_stages, stage_limits
+from t2m.pipeline.search.halving import REFERENCE, STAGES, ParetoHalvingPruner, check_stages, missing, stage_limits
 from t2m.pipeline.sweepers.optuna import Earlier, counts_against_budget, tell_repeat
 from t2m.pipeline.checks.validate import ConfigError
 
@@ -253,6 +253,33 @@ def test_pareto_halving_keeps_the_best_third_of_a_stage():
     assert not pruner.prune(study, trial)
     study, trial = _study_with_stage(others[:3], [0.20, 8.0])  # 4: 3 ahead, ceil(4/3) = 2 kept -> pruned
     assert pruner.prune(study, trial)
+
+
+
+def test_a_verdict_counts_only_trials_asked_before_it_and_waits_for_them():
+    # Trials #0-#3 reached stage 20 ahead of #4; #5 and #6, asked after it, beat it there too but do not count:
+    # whichever worker judges #4, and whenever, it sees #0-#3 (one worker would not have #5's point yet).
+    pruner = ParetoHalvingPruner(reduction_factor=3)
+    others = [[0.40, 5.0], [0.35, 4.5], [0.30, 6.0], [0.25, 7.0]]
+    study, trial = _study_with_stage(others, [0.33, 5.5])  # 2 ahead of 5 configurations, ceil(5/3) = 2 kept -> pruned
+    assert pruner.prune(study, trial)
+    study, trial = _study_with_stage(others[2:], [0.33, 5.5])  # #0, #1 (ahead) are later trials now: 3 configurations, too few
+    for values in others[:2]:
+        later = study.ask()
+        later.set_user_attr(STAGES, {"20": {"values": values, "violation": 0.0}})
+    assert not pruner.prune(study, trial)
+    # What a verdict waits for: lower-numbered trials still running without a point at that stage (not
+    # finished ones, repeats, later trials, or a trial never configured).
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    trials = [study.ask() for _ in range(6)]
+    for t in trials[:5]:
+        t.set_user_attr("config", {"strategy": "t2t"})
+    trials[0].set_user_attr(STAGES, {"20": {"values": [0.3, 5.0], "violation": 0.0}})  # has its point
+    study.tell(trials[2], state=TrialState.PRUNED)  # stopped before stage 20
+    trials[3].set_user_attr("duplicate_of", 0)
+    assert missing(study, trials[5].number, 20) == [1, 4]  # #1, #4: running, no point at 20; #5 itself never counts
+    assert missing(study, trials[1].number, 20) == []
+    assert missing(study, trials[5].number, 50) == [0, 1, 4]
 
 
 def test_search_files_compose():

@@ -48,6 +48,7 @@ class Plan:
     sampler: Any = None  # the sampler's config (instantiated per ask, seeded by the study's size)
     seed: int | None = None
     extra_keys: list[str] = field(default_factory=list)  # searched keys beyond strategy/tau/c_max/rho_max (job names show them)
+    max_wait: float | None = 3600  # seconds a verdict waits for lower-numbered trials of other workers (None: as long as they run)
 
     def shown(self, values: dict) -> dict:
         """The values worth printing: the strategy and what the space searches."""
@@ -105,6 +106,10 @@ def make(sweeper, arguments: list[str]) -> Plan:
     resolution = sweeper.resolution
     if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, (int, float)) or not 0 < resolution < 1):
         raise ConfigError(f"hydra.sweeper.resolution={resolution!r} is invalid; allowed: null (continuous) or a step in (0, 1), e.g. 0.01")
+    max_wait = sweeper.max_wait
+    if max_wait is not None and (isinstance(max_wait, bool) or not isinstance(max_wait, (int, float)) or max_wait < 0):
+        raise ConfigError(f"hydra.sweeper.max_wait={max_wait!r} is invalid; allowed: seconds >= 0 (3600), or null to wait as long as the "
+                          f"trials waited for run")  # fmt: skip
     if not isinstance(sweeper.study_name, str) or not sweeper.study_name.strip():
         raise ConfigError(f"hydra.sweeper.study_name={sweeper.study_name!r} is invalid; allowed: a name")
 
@@ -122,6 +127,7 @@ def make(sweeper, arguments: list[str]) -> Plan:
         objectives=objectives, max_accuracy_drop=drop, limits=stage_limits(fractions, n_problems), reduction_factor=float(factor),
         space=space, fixed=fixed, base=base, baseline_spec=None, baseline_job=None, sampler=sampler_cfg, seed=seed,
         extra_keys=sorted({d.key for d in space.searched()} - {"strategy", "tau", "c_max", "rho_max"}),
+        max_wait=None if max_wait is None else float(max_wait),
     )  # fmt: skip
     _baseline(plan, loader, sweeper.config, fixed_decoding)
     return plan

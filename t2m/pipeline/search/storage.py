@@ -11,9 +11,10 @@ shared filesystem without a database server. `optuna-dashboard <journal file>` o
 Several workers (`python -m t2m.sweep -m search=...` started several times, e.g. as a SLURM job
 array) share one study: each asks for its trials while holding `<study dir>/.ask.lock` (so together
 they never ask for more than the budget) and holds `<study dir>/.workers/<id>.lock` for as long as it
-runs. A trial records the worker running it; a trial left RUNNING by a worker whose lock is free (the
-worker was killed) is taken over by the next worker and continues from the stage it had reached,
-its samples already in the store.
+runs; they write the study's table and plots one at a time (`<study dir>/.finish.lock`), so the last
+to end writes last. A trial records the worker running it; a trial left RUNNING by a worker whose
+lock is free (the worker was killed) is taken over by the next worker and continues from the stage it
+had reached, its samples already in the store.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Workers:
         self.me = worker_id()
         self.lock = FileLock(self.dir / f"{self.me}.lock", what=f"search worker {self.me}")
         self.ask_lock = FileLock(Path(study_dir) / ".ask.lock", what=f"the study in {study_dir} (asking for trials)")
+        self.finish_lock = FileLock(Path(study_dir) / ".finish.lock", what=f"the study in {study_dir} (writing its table and plots)")
 
     def __enter__(self) -> "Workers":
         self.lock.acquire("stop")

@@ -11,9 +11,11 @@ before, by a grid or an earlier trial, is not decoded again), its summary, its W
 
 Rounds: each round fills up to `n_jobs` slots, first with trials promoted to their next stage, then
 with new trials; a trial runs on the first `stages[0]` share of the problems, then more, then all, and
-is pruned after a stage when it falls behind the best 1/reduction_factor of its stage
-(t2m.pipeline.search.halving). A proposal that composes like a configuration already evaluated is told
-that configuration's result without running anything and does not count against `n_trials`.
+is pruned after a stage when it falls behind the best 1/reduction_factor of the trials numbered below
+it at that stage (t2m.pipeline.search.halving); a verdict whose evidence other workers have not
+recorded yet waits for it, while this worker runs whatever else it has. A proposal that composes like
+a configuration already evaluated is told that configuration's result without running anything and
+does not count against `n_trials`.
 
 Resumable: finished trials are in the study; running the same command again asks only for the rest of
 the budget, and a trial a killed worker left running is taken over at the stage it had reached (its
@@ -25,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 ROLE_BASELINE = "baseline"
 MAX_FAILURES_IN_A_ROW = 3
 MAX_REPEATS_IN_A_ROW = 100  # proposals of configurations already evaluated before the space counts as exhausted
+POLL_S = 2.0  # how often a worker with nothing to run but verdicts to take looks at the storage again
 
 
 @dataclass
@@ -49,6 +53,15 @@ class Slot:
     values: dict  # its decoding values
     job: str  # its job directory's name (hydra.sweep.subdir)
     stage: int  # index into plan.limits
+
+
+@dataclass
+class Waiting:
+    """A trial whose verdict after a stage waits for lower-numbered trials (of other workers) to reach that stage."""
+
+    slot: Slot
+    since: float  # time.monotonic() when it began waiting
+    on: tuple = ()  # the trials it waited for when last logged
 
 
 @dataclass
@@ -67,11 +80,13 @@ class OptunaSearch:
 
     def __init__(self, study_name: str, storage: str | None = None, n_trials: int = 30, n_jobs: int = 4, objectives=("accuracy", "forwards"),
                  max_accuracy_drop: float | None = None, stages=(0.2, 0.5), reduction_factor: float = 3, resolution: float | None = 0.01,
-                 sampler=None, space=None, grids=None, grid: str | None = None, max_batch_size=None, params=None):  # fmt: skip
+                 sampler=None, space=None, grids=None, grid: str | None = None, max_batch_size=None, params=None,
+                 max_wait: float | None = 3600):  # fmt: skip
         super().__init__()
         self.study_name, self.storage, self.n_trials, self.n_jobs = study_name, storage, n_trials, n_jobs
         self.objectives, self.max_accuracy_drop, self.stages, self.reduction_factor = objectives, max_accuracy_drop, stages, reduction_factor
         self.resolution, self.sampler, self.space, self.grids, self.grid = resolution, sampler, space, grids, grid
+        self.max_wait = max_wait
         self.params = params  # Hydra's Optuna sweeper's name for `space` (t2m.pipeline.search.space reads either)
         self.hydra_context = self.config = self.launcher = None
         self.job_idx = 0
@@ -97,7 +112,12 @@ class OptunaSearch:
             run = _Run(self, plan, study, workers)
             run.reference()
             run.loop()
-        outputs.finish(self, plan, optuna.load_study(study_name=plan.study_name, storage=db))
+            # One worker at a time writes the table, plots and shortlist, each from what the storage and job
+            # directories hold once it has the lock: the last to take it comes after every worker's loop has
+            # ended, so its outputs (written last) have every verdict. Unserialized, two workers ending together
+            # wrote tables of each other's trials mid-stage, the later write not always the fuller one.
+            with workers.finish_lock.hold("wait"):
+                outputs.finish(self, plan, optuna.load_study(study_name=plan.study_name, storage=db))
         return []
 
     # ---- the study ---------------------------------------------------------------------------------
@@ -150,6 +170,7 @@ class _Run:
     def __init__(self, sweeper: OptunaSearch, plan, study, workers):
         self.sweeper, self.plan, self.study, self.workers = sweeper, plan, study, workers
         self.pending: list[Slot] = []
+        self.waiting: list[Waiting] = []  # stages run and recorded, verdicts not yet taken (halving.missing)
         self.failures_in_a_row = 0
         self.repeats_in_a_row = 0
         self.exhausted = False
@@ -209,12 +230,16 @@ class _Run:
     def loop(self) -> None:
         while True:
             self.adopt()
+            self.settle()
             room = self.plan.n_jobs - len(self.pending)
             asking = not self.exhausted and self.failures_in_a_row < MAX_FAILURES_IN_A_ROW
             budget_left = self.ask(room) if room > 0 and asking else False
             if not self.pending:
                 if asking and budget_left:
                     continue  # every proposal of this round was a repeat: ask again
+                if self.waiting:
+                    time.sleep(POLL_S)  # nothing to run: verdicts wait for other workers' trials (or their takeover)
+                    continue
                 break
             batch, self.pending = self.pending[: self.plan.n_jobs], self.pending[self.plan.n_jobs :]
             self.run(batch)
@@ -230,7 +255,7 @@ class _Run:
 
         from t2m.pipeline.search import halving
 
-        mine = {s.trial.number for s in self.pending}
+        mine = {s.trial.number for s in self.pending} | {w.slot.trial.number for w in self.waiting}
         orphans = []
         with self.workers.ask_lock.hold("wait"):
             for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -248,7 +273,7 @@ class _Run:
                      f"({'after stage ' + str(reached[-1] + 1) if reached else 'from the start'})")  # fmt: skip
             if reached:
                 trial.set_user_attr("stage", self.plan.limits[reached[-1]])
-                self.decide(Slot(trial, values, name, reached[-1]))
+                self.judge(Slot(trial, values, name, reached[-1]))
             else:
                 self.pending.append(Slot(trial, values, name, 0))
 
@@ -268,24 +293,25 @@ class _Run:
                 trial.set_user_attr("worker", self.workers.me)
                 trial.set_user_attr("config", _jsonable(values))
                 asked.append((trial, values))
-        # Configurations evaluated or being evaluated (by any worker, or earlier in this batch): a proposal
-        # of one of them is a repeat and runs nothing.
-        known = {t.user_attrs.get("identity"): Earlier(t.number, t.user_attrs.get("job"), t.constraints, t.state.name.lower(), t.values)
-                 for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
-                 if t.user_attrs.get("identity") and "duplicate_of" not in t.user_attrs}  # fmt: skip
-        for trial, values in asked:
-            name = job_name(trial.number, values, self.plan.extra_keys)
-            cfg, dcfg = self.sweeper.compose(self.job_overrides(values, name, len(self.plan.limits) - 1))
-            ident = identity(dcfg)
-            trial.set_user_attr("identity", ident)
-            earlier = known.get(ident)
-            if earlier is not None:
-                self.repeat(trial, earlier)
-                continue
-            self.repeats_in_a_row = 0
-            trial.set_user_attr("job", name)
-            self.pending.append(Slot(trial, values, name, 0))
-            known[ident] = Earlier(trial.number, name, {}, "running")
+            # Configurations evaluated or being evaluated (by any worker, or earlier in this batch): a proposal
+            # of one of them is a repeat and runs nothing. Told under the lock, so that whether a trial is a
+            # repeat depends on the trials asked before it, not on which worker asked it.
+            known = {t.user_attrs.get("identity"): Earlier(t.number, t.user_attrs.get("job"), t.constraints, t.state.name.lower(), t.values)
+                     for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+                     if t.user_attrs.get("identity") and "duplicate_of" not in t.user_attrs}  # fmt: skip
+            for trial, values in asked:
+                name = job_name(trial.number, values, self.plan.extra_keys)
+                cfg, dcfg = self.sweeper.compose(self.job_overrides(values, name, len(self.plan.limits) - 1))
+                ident = identity(dcfg)
+                trial.set_user_attr("identity", ident)
+                earlier = known.get(ident)
+                if earlier is not None:
+                    self.repeat(trial, earlier)
+                    continue
+                self.repeats_in_a_row = 0
+                trial.set_user_attr("job", name)
+                self.pending.append(Slot(trial, values, name, 0))
+                known[ident] = Earlier(trial.number, name, {}, "running")
         return left + sum(1 for t, _ in asked if "duplicate_of" in t.user_attrs) > 0  # repeats gave their place back
 
     def repeat(self, trial, earlier: Earlier) -> None:
@@ -327,10 +353,12 @@ class _Run:
             log.info(f"Trial #{slot.trial.number} {describe(self.plan.shown(slot.values))}: stage {slot.stage + 1}/{len(self.plan.limits)}, "
                      f"{self.plan.limits[slot.stage]} problems")  # fmt: skip
         returns = self.sweeper.launch(jobs)
-        for slot, ret in zip(batch, returns):
-            self.record(slot, ret)
+        recorded = [slot for slot, ret in zip(batch, returns) if self.record(slot, ret)]
+        for slot in sorted(recorded, key=lambda s: s.trial.number):  # every point of the batch first, then the verdicts
+            self.judge(slot)
 
-    def record(self, slot: Slot, ret) -> None:
+    def record(self, slot: Slot, ret) -> bool:
+        """Keep what a stage found on the trial (its point), or tell Optuna it failed; whether it was kept."""
         from hydra.core.utils import JobStatus
         from optuna.trial import TrialState
 
@@ -344,14 +372,43 @@ class _Run:
             self.study.tell(slot.trial, state=TrialState.FAIL)
             log.error(f"Trial #{slot.trial.number} {describe(self.plan.shown(slot.values))} failed at stage {slot.stage + 1} "
                       f"({type(error).__name__ + ': ' + str(error) if isinstance(error, BaseException) else 'no summary in ' + str(job_dir)})")  # fmt: skip
-            return
+            return False
         self.failures_in_a_row = 0
         point = stage_point(job_dir, n, self.plan, self.baseline_accuracy.get(n))
         stages = dict(slot.trial.user_attrs.get(halving.STAGES, {}))
         stages[str(n)] = point
         slot.trial.set_user_attr(halving.STAGES, stages)
         slot.trial.set_user_attr("stage", n)
+        return True
+
+    def judge(self, slot: Slot, waiting: Waiting | None = None) -> None:
+        """Decide after a stage, once every lower-numbered trial still running has its point at that stage
+        (halving.missing): one worker would have them all by now; another worker's may be behind. Until
+        then the verdict waits (self.waiting, looked at again each round); after max_wait seconds it is
+        taken on what is there."""
+        from t2m.pipeline.search import halving
+
+        n = self.plan.limits[slot.stage]
+        missing = halving.missing(self.study, slot.trial.number, n) if slot.stage < len(self.plan.limits) - 1 else []
+        if missing:
+            waiting = waiting or Waiting(slot, time.monotonic())
+            waited = time.monotonic() - waiting.since
+            if self.plan.max_wait is None or waited < self.plan.max_wait:
+                if tuple(missing) != waiting.on:
+                    log.info(f"Trial #{slot.trial.number} on {n} problems: its verdict waits for {_numbers(missing)} (asked before it, still "
+                             f"running) to reach {n} problems or stop before, as one worker would have them")  # fmt: skip
+                    waiting.on = tuple(missing)
+                self.waiting.append(waiting)
+                return
+            log.warning(f"Trial #{slot.trial.number} on {n} problems: waited {waited:.0f} s (hydra.sweeper.max_wait) for {_numbers(missing)}; "
+                        f"decided without them")  # fmt: skip
         self.decide(slot)
+
+    def settle(self) -> None:
+        """Take the verdicts that were waiting and can be taken now."""
+        waiting, self.waiting = self.waiting, []
+        for w in sorted(waiting, key=lambda w: w.slot.trial.number):
+            self.judge(w.slot, w)
 
     def decide(self, slot: Slot) -> None:
         """After a stage: complete (the last stage), pruned, or promoted to the next stage."""
@@ -443,6 +500,10 @@ def job_name(number: int | None, values: dict, extra_keys=()) -> str:
             parts.append(f"{short}{_short(values[key])}")
     parts += [f"{k}{_short(values[k])}" for k in extra_keys if k in values]
     return "_".join(parts)
+
+
+def _numbers(numbers) -> str:
+    return ("trial " if len(numbers) == 1 else "trials ") + ", ".join(f"#{n}" for n in numbers)
 
 
 def describe(values: dict) -> str:
