@@ -1,6 +1,8 @@
 """Matched random-remask controls (t2m/pipeline/control.py): the target a control job matches, the
 calibration of its tau on the bundled model, and how the report pairs a detector with its control."""
 
+import json
+
 import pytest
 
 import t2m
@@ -68,3 +70,17 @@ def test_the_report_pairs_each_detector_with_its_own_control():
             {"fingerprint": "c", "subset": "s", "control_for": "a"}, {"fingerprint": "c", "subset": "s", "control_for": "b"},
             {"fingerprint": "d", "subset": "other", "control_for": "a"}]  # fmt: skip
     assert matched_controls(rows) == [(0, 2), (1, 3)]  # one configuration can control two detectors; other problems: none
+
+
+def test_a_control_alone_on_the_command_line_runs_with_its_baseline_and_names_no_tau_it_did_not_use(cli, tmp_path):
+    """`-m strategy=random_remask control_of=...`: the T2T baseline the sweep adds is a plain T2T run
+    (not a control of anything), and the control's job directory says `control`, since its tau is
+    calibrated when it runs."""
+    code, out, err = cli(tmp_path, "-m", "strategy=random_remask", "control_of={strategy:lowprob,tau:0.7}", "c_max=3",
+                         "rho_max=0.5", "dataset.limit=4", "tracker=none")  # fmt: skip
+    assert code == 0, err[-2000:]
+    (sweep,) = (tmp_path / "results" / "adhoc").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == ["0_t2t_tau0.5_c1_rho0.25", "1_random_remask_control_c3_rho0.5"]
+    summary = json.loads((sweep / jobs[1] / "summary.json").read_text())
+    assert summary["strategy"] == "random_remask" and summary["control_for"] and 0 < summary["tau"] < 1

@@ -5,6 +5,7 @@ written twice:
     threshold: ${t2m.default_threshold:wino} an unmasking policy's own commit threshold
     gen_length: ${t2m.gen_length:${.name}}  a dataset's generation budget, from its registry entry
     trust_remote_code: ${t2m.trust_for:ORG/NAME}   true only while name_or_path is that hub id
+    subdir: ..._${t2m.tau_label:${tau},${control_of}}_...   `tau0.3`, or `control` for a matched control
 
 Registered on import of t2m.pipeline.checks.validate, which every process that composes or resolves a
 config (the command line, the sweeper, job processes) imports first.
@@ -49,7 +50,14 @@ def trust_for(hub_id: str, *, _parent_) -> bool:
     return name == hub_id and not looks_local(str(name))
 
 
+def tau_label(tau, control_of) -> str:
+    """The tau part of a job directory's name: `tau0.3`, or `control` for a matched control, whose tau
+    is calibrated when it runs (a name with the configured tau would name a value it never used)."""
+    return "control" if control_of is not None else f"tau{tau}"
+
+
 def register() -> None:
+    OmegaConf.register_new_resolver("t2m.tau_label", tau_label, replace=True)
     OmegaConf.register_new_resolver("t2m.trust_for", trust_for, replace=True)
     OmegaConf.register_new_resolver("t2m.default_tau", default_tau, replace=True)
     OmegaConf.register_new_resolver("t2m.default_threshold", default_threshold, replace=True)

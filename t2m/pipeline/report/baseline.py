@@ -154,7 +154,7 @@ def missing_jobs(spec: dict | str | None, jobs: Sequence[tuple[list[str], Mappin
         if ctx in have or ctx in seen:
             continue
         seen.add(ctx)
-        kept = [o for o in overrides if _override_key(o) not in (*KNOBS, *spec)]
+        kept = [o for o in overrides if _override_key(o) not in (*KNOBS, "control_of", *spec)]  # a control's target is its own
         added.append(kept + [f"{k}={override_value(v)}" for k, v in spec.items()])
     return added
 
