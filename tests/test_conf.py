@@ -16,7 +16,7 @@ GROUPS = {
     "model": ["tiny", "llada2_1_mini", "llada_8b"],
     "dataset": ["arith100", "arith1000", "carry_dev", "carry_test", "cmath", "cmath100", "gsm8k"],
     "tracker": ["wandb_offline", "wandb_online", "none"],
-    "sweep": ["carry_confirm", "carry_dev", "demo", "neighbours", "paper_ablation", "quick"],
+    "sweep": ["carry_confirm", "carry_confirm_s1", "carry_dev", "demo", "neighbours", "paper_ablation", "quick"],
     "search": ["cheaper", "paper_ablation"],
 }
 
