@@ -13,10 +13,10 @@ from t2m.pipeline.checks.validate import check
 GROUPS = {
     "strategy": sorted(STRATEGIES),  # one YAML per registered strategy, and no other
     "unmasking": sorted(UNMASKING),
-    "model": ["tiny", "llada2_1_mini", "llada_8b"],
+    "model": ["tiny", "tiny_carry", "llada2_1_mini", "llada_8b"],
     "dataset": ["arith100", "arith1000", "carry_dev", "carry_test", "cmath", "cmath100", "gsm8k"],
     "tracker": ["wandb_offline", "wandb_online", "none"],
-    "sweep": ["carry_confirm", "carry_confirm_s1", "carry_dev", "demo", "neighbours", "paper_ablation", "quick"],
+    "sweep": ["carry", "carry_confirm", "carry_confirm_s1", "carry_dev", "demo", "neighbours", "paper_ablation", "quick"],
     "search": ["cheaper", "paper_ablation"],
 }
 
@@ -83,6 +83,17 @@ def test_real_models(cfg_of):
     assert (m.name_or_path, m.trust_remote_code, m.mask_id, m.eos_id, m.dtype) == ("inclusionAI/LLaDA2.1-mini", True, 156895, 156892, "bfloat16")
     m = cfg_of("model=llada_8b").model
     assert (m.name_or_path, m.trust_remote_code, m.mask_id, m.eos_id) == ("GSAI-ML/LLaDA-8B-Instruct", True, 126336, 126081)
+
+
+def test_the_carry_model_brings_the_attention_it_was_trained_with(cfg_of):
+    from t2m.tiny import BUNDLED
+
+    cfg = cfg_of("model=tiny_carry")
+    assert cfg.model.name_or_path == str(BUNDLED["tiny-carry"]) and cfg.attention == "block_causal"
+    assert cfg_of("model=tiny_carry", "attention=reference").attention == "reference"  # the command line still wins
+    assert cfg_of().attention == "reference"  # the default model keeps the default
+    carry = cfg_of("sweep=carry")
+    assert (carry.model.name_or_path, carry.dataset.name, carry.attention) == (str(BUNDLED["tiny-carry"]), "carry_test", "block_causal")
 
 
 def test_named_sweeps_fill_the_union_sweeper(cfg_of):

@@ -5,6 +5,7 @@ written twice:
     threshold: ${t2m.default_threshold:wino} an unmasking policy's own commit threshold
     gen_length: ${t2m.gen_length:${.name}}  a dataset's generation budget, from its registry entry
     trust_remote_code: ${t2m.trust_for:ORG/NAME}   true only while name_or_path is that hub id
+    name_or_path: ${t2m.bundled:tiny-carry}   the absolute path of a checkpoint bundled in t2m/tiny/
     subdir: ..._${t2m.tau_label:${tau},${control_of}}_...   `tau0.3`, or `control` for a matched control
 
 Registered on import of t2m.pipeline.checks.validate, which every process that composes or resolves a
@@ -50,6 +51,15 @@ def trust_for(hub_id: str, *, _parent_) -> bool:
     return name == hub_id and not looks_local(str(name))
 
 
+def bundled(name: str) -> str:
+    """The directory of the checkpoint `name` bundled with t2m (t2m/tiny/NAME), as an absolute path."""
+    from t2m.tiny import BUNDLED
+
+    if str(name) not in BUNDLED:
+        raise ValueError(f"${{t2m.bundled:{name}}}: no bundled checkpoint {name!r}; allowed: {', '.join(BUNDLED)}")
+    return str(BUNDLED[str(name)])
+
+
 def tau_label(tau, control_of) -> str:
     """The tau part of a job directory's name: `tau0.3`, or `control` for a matched control, whose tau
     is calibrated when it runs (a name with the configured tau would name a value it never used)."""
@@ -58,6 +68,7 @@ def tau_label(tau, control_of) -> str:
 
 def register() -> None:
     OmegaConf.register_new_resolver("t2m.tau_label", tau_label, replace=True)
+    OmegaConf.register_new_resolver("t2m.bundled", bundled, replace=True)
     OmegaConf.register_new_resolver("t2m.trust_for", trust_for, replace=True)
     OmegaConf.register_new_resolver("t2m.default_tau", default_tau, replace=True)
     OmegaConf.register_new_resolver("t2m.default_threshold", default_threshold, replace=True)
