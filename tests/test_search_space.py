@@ -346,3 +346,13 @@ def test_repeats_do_not_stall_the_sampler():
         study.tell(trial, result)
         known[key] = Earlier(trial.number, None, {}, "complete", result)
     assert len(known) == 30, f"{proposals} proposals found only {len(known)} configurations"
+
+
+def test_a_searched_setting_is_named_once_in_the_front_lines():
+    from types import SimpleNamespace
+
+    from t2m.pipeline.search.outputs import trial_knobs
+
+    row = {"strategy": "logitdiff", "tau": 0.36, "c_max": 2, "rho_max": 0.74, "threshold": 0.5, "temperature": 1.0}
+    text = trial_knobs(row, SimpleNamespace(extra_keys=["threshold"]))
+    assert text.count("threshold=") == 1 and text.endswith("threshold=0.5") and "temperature=1" in text, text

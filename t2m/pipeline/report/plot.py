@@ -85,16 +85,16 @@ def pruned(df: pd.DataFrame) -> pd.Series:
     return df["trial_state"].eq("pruned") if "trial_state" in df else pd.Series(False, index=df.index)
 
 
-def knobs(row) -> str:
+def knobs(row, shown_apart=()) -> str:
     """`lowprob τ=0.3 C_max=1 ρ_max=0.25` (τ only where the strategy edits, the caps only where it
-    remasks), then `setting(row)`."""
+    remasks), then `setting(row)` without the keys the caller shows itself (`shown_apart`)."""
     if not edits(row):
-        return f"{row['strategy']}{setting(row)}"
+        return f"{row['strategy']}{setting(row, shown_apart)}"
     text = f"{row['strategy']} τ={_num(row.get('tau'))}"
     if remasks(row):
         c_max = row.get("c_max")
         text += f" C_max={'∞' if c_max is None or (isinstance(c_max, float) and math.isnan(c_max)) else _num(c_max)} ρ_max={_num(row.get('rho_max'))}"
-    return text + setting(row)
+    return text + setting(row, shown_apart)
 
 
 # Decoding keys a row is told apart by where they are not DecodeConfig's defaults (besides the
@@ -103,7 +103,7 @@ SHOWN_SETTINGS = ("threshold", "steps", "temperature", "top_k", "top_p", "seed",
                   "max_post_steps", "attention", "refresh_cache")  # fmt: skip
 
 
-def setting(row) -> str:
+def setting(row, shown_apart=()) -> str:
     """` [learned B=64 threshold=0.3 temperature=1.0]`: the unmasking policy, block length and the
     decoding settings where they are not DecodeConfig's defaults (empty otherwise), so that rows that
     differ only there are told apart."""
@@ -117,6 +117,8 @@ def setting(row) -> str:
     if _given(block) and block != defaults["block_length"].default:
         parts.append(f"B={_num(block)}")
     for key in SHOWN_SETTINGS:
+        if key in shown_apart:
+            continue
         value = row.get(key)
         if key == "seed" and not (_given(row.get("temperature")) and row["temperature"] > 0):
             continue  # greedy decoding does not read the seed

@@ -236,7 +236,7 @@ def shortlist(trials: pd.DataFrame, plan, comparison: dict | None, grid_dir: Pat
 
 
 def trial_knobs(r, plan) -> str:
-    text = knobs(r)
+    text = knobs(r, shown_apart=plan.extra_keys)  # a searched key is always shown, after the knobs
     for key in plan.extra_keys:
         if key in r and not pd.isna(r[key]):
             text += f" {key}={r[key]:g}" if isinstance(r[key], float) else f" {key}={r[key]}"
