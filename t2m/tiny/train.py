@@ -3,7 +3,11 @@
     python -m t2m.tiny.train --out outputs/tiny-dllm --steps 8000 --compile --threads 2 --export my-tiny-dllm
     python -m t2m.tiny.train --out outputs/tiny-dllm --steps 8000 --compile --resume   # after an interruption
 
-(`t2m/tiny/README.md` gives the exact commands behind the bundled checkpoint.)
+    python -m t2m.tiny.train --out outputs/carry --task carry --seq-len 64 --t2t-noise uniform --weight-decay 0.1 --steps 8000 --compile
+
+(`t2m/tiny/README.md` gives the exact commands behind the bundled checkpoints.) A model trained here
+saw block-causal attention only: decode it with `attention=block_causal` (`model=tiny_carry` sets it;
+the bundled `tiny-dllm` also tolerates the default `reference`, a model of your own may not).
 
 The model is a plain `transformers` Llama (no remote code) used as a masked diffusion LM: attention
 is block-causal with blocks of 32 aligned at position 0 (a query sees its own block and every
