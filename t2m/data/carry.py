@@ -4,8 +4,8 @@
     Target:   52 + 3 = 55. 55 - 9 = 46.
               The answer is 46.
 
-A smaller task than `arith`: prompt and target fit in 64 tokens (one 32-token block of prompt, one of
-answer, give or take a prompt's last two tokens), so the tiny model trains on it about five times faster, and the one error T2M is meant for
+A smaller task than `arith`: prompt and target fit in 64 tokens (a 30-34 token prompt, then the
+answer), so the tiny model trains on it about five times faster, and the one error T2M is meant for
 shows up when a block is filled in parallel: the answer's tens digit is committed before the carry or
 borrow that changes it (t2m/tiny/README.md, "Carry chains"). Every intermediate value and the answer
 stay two-digit (10-99), so every target has the same shape.
